@@ -1,0 +1,276 @@
+"""The SQLite manifest at DEST/.suno-archiver/archive.sqlite3: what is archived, and how.
+
+Rows are written as each file lands (autocommit), so a killed run leaves a manifest that
+matches the disk. A `files` row in state `done` always names a file that was in place before
+the row was written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ManifestError
+from .models import AssetKind, Clip, Task
+
+__all__ = ["FileRow", "Manifest", "STATE_DIR", "TaskState"]
+
+STATE_DIR = ".suno-archiver"
+DB_NAME = "archive.sqlite3"
+
+
+class TaskState:
+    DONE = "done"  # every clip final for the recorded asset selection
+    PENDING = "pending"  # not finished on PiAPI, or assets still to come
+    FAILED = "failed"  # PiAPI failed it: final
+    NOT_FOUND = "not_found"
+    ERROR = "error"  # we could not fetch or understand it this time
+
+
+_SCHEMA = [
+    """
+    CREATE TABLE tasks (
+        task_id TEXT PRIMARY KEY, state TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '', assets TEXT NOT NULL DEFAULT '',
+        json TEXT, checked_at REAL NOT NULL
+    );
+    CREATE TABLE clips (
+        clip_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, idx INTEGER NOT NULL,
+        title TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX clips_task ON clips(task_id);
+    CREATE TABLE files (
+        clip_id TEXT NOT NULL, kind TEXT NOT NULL, task_id TEXT NOT NULL,
+        state TEXT NOT NULL, path TEXT, size INTEGER, sha256 TEXT,
+        reason TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL, PRIMARY KEY (clip_id, kind)
+    );
+    CREATE UNIQUE INDEX files_path ON files(path);
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL,
+        exit_code INTEGER, summary TEXT
+    );
+    """,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    clip_id: str
+    kind: AssetKind
+    state: str
+    path: str | None
+    size: int | None
+    sha256: str | None
+    reason: str
+    attempts: int
+
+
+class Manifest:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, dest: Path) -> Manifest:
+        state_dir = dest / STATE_DIR
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / DB_NAME
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _migrate(db)
+        except sqlite3.DatabaseError as exc:
+            raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
+        return cls(db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # tasks -------------------------------------------------------------------------------
+
+    def task_row(self, task_id: str) -> tuple[str, str, str] | None:
+        """(state, assets it is done for, error) of a task, or None if never seen."""
+        row = self._db.execute(
+            "SELECT state, assets, error FROM tasks WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def task_json(self, task_id: str) -> str | None:
+        row = self._db.execute("SELECT json FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        return row[0] if row and row[0] else None
+
+    def record_task(self, task: Task) -> None:
+        self._db.execute(
+            "INSERT INTO tasks (task_id, state, status, json, checked_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(task_id) DO UPDATE SET status=excluded.status, json=excluded.json, "
+            "checked_at=excluded.checked_at",
+            (task.task_id, TaskState.PENDING, task.status.value, task.raw_json, time.time()),
+        )
+
+    def set_task_state(self, task_id: str, state: str, error: str = "", assets: str = "") -> None:
+        self._db.execute(
+            "INSERT INTO tasks (task_id, state, error, assets, checked_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(task_id) DO UPDATE SET state=excluded.state, error=excluded.error, "
+            "assets=excluded.assets, checked_at=excluded.checked_at",
+            (task_id, state, error, assets, time.time()),
+        )
+
+    def tasks_in(self, *states: str) -> list[tuple[str, str, str]]:
+        marks = ",".join("?" * len(states))
+        return [
+            (row[0], row[1], row[2])
+            for row in self._db.execute(
+                f"SELECT task_id, state, error FROM tasks WHERE state IN ({marks}) "
+                "ORDER BY checked_at", states,
+            )
+        ]
+
+    # clips and files -----------------------------------------------------------------------
+
+    def record_clip(self, clip: Clip) -> None:
+        self._db.execute(
+            "INSERT INTO clips (clip_id, task_id, idx, title, status, error) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(clip_id) DO UPDATE SET title=excluded.title, status=excluded.status, "
+            "error=excluded.error, idx=excluded.idx",
+            (clip.clip_id, clip.task_id, clip.index, clip.title, clip.status.value, clip.error),
+        )
+
+    def clip_status(self, clip_id: str) -> str | None:
+        row = self._db.execute("SELECT status FROM clips WHERE clip_id = ?", (clip_id,)).fetchone()
+        return row[0] if row else None
+
+    def file_row(self, clip_id: str, kind: AssetKind) -> FileRow | None:
+        row = self._db.execute(
+            "SELECT clip_id, kind, state, path, size, sha256, reason, attempts FROM files "
+            "WHERE clip_id = ? AND kind = ?", (clip_id, kind.value),
+        ).fetchone()
+        return _file_row(row) if row else None
+
+    def files(self, states: Iterable[str] = ("done", "dead", "pending")) -> list[FileRow]:
+        wanted = tuple(states)
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            "SELECT clip_id, kind, state, path, size, sha256, reason, attempts FROM files "
+            f"WHERE state IN ({marks}) ORDER BY task_id, clip_id, kind", wanted,
+        )
+        return [_file_row(row) for row in rows]
+
+    def path_owner(self, path: str) -> str | None:
+        row = self._db.execute("SELECT clip_id FROM files WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def record_file_done(
+        self, clip: Clip, kind: AssetKind, path: str, size: int, sha256: str
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO files (clip_id, kind, task_id, state, path, size, sha256, reason, "
+            "attempts, updated_at) VALUES (?,?,?,'done',?,?,?,'',0,?) "
+            "ON CONFLICT(clip_id, kind) DO UPDATE SET state='done', path=excluded.path, "
+            "size=excluded.size, sha256=excluded.sha256, reason='', attempts=0, "
+            "updated_at=excluded.updated_at",
+            (clip.clip_id, kind.value, clip.task_id, path, size, sha256, time.time()),
+        )
+
+    def claim_path(self, clip: Clip, kind: AssetKind, path: str) -> None:
+        """Reserve `path` for this clip's asset before anything is written under it."""
+        self._db.execute(
+            "INSERT INTO files (clip_id, kind, task_id, state, path, updated_at) "
+            "VALUES (?,?,?,'pending',?,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
+            "path=excluded.path, updated_at=excluded.updated_at",
+            (clip.clip_id, kind.value, clip.task_id, path, time.time()),
+        )
+
+    def record_file_pending(self, clip: Clip, kind: AssetKind, reason: str) -> None:
+        """A transfer that did not finish: tried again next run, not counted towards giving up."""
+        self._db.execute(
+            "INSERT INTO files (clip_id, kind, task_id, state, reason, updated_at) "
+            "VALUES (?,?,?,'pending',?,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
+            "state=CASE WHEN files.state = 'done' THEN 'done' ELSE 'pending' END, "
+            "reason=excluded.reason, updated_at=excluded.updated_at",
+            (clip.clip_id, kind.value, clip.task_id, reason, time.time()),
+        )
+
+    def clip_count(self, task_id: str) -> int:
+        row = self._db.execute("SELECT count(*) FROM clips WHERE task_id = ?", (task_id,))
+        return int(row.fetchone()[0])
+
+    def record_file_dead(self, clip: Clip, kind: AssetKind, reason: str) -> int:
+        """Note one more run in which the asset was dead; returns how many runs so far."""
+        self._db.execute(
+            "INSERT INTO files (clip_id, kind, task_id, state, reason, attempts, updated_at) "
+            "VALUES (?,?,?,'dead',?,1,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
+            "state='dead', reason=excluded.reason, attempts=files.attempts + 1, "
+            "updated_at=excluded.updated_at",
+            (clip.clip_id, kind.value, clip.task_id, reason, time.time()),
+        )
+        row = self.file_row(clip.clip_id, kind)
+        return row.attempts if row else 1
+
+    def has_losses(self, task_id: str) -> bool:
+        """True when a clip of the task errored on Suno or one of its files is dead."""
+        row = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM clips WHERE task_id = ? AND status = 'error') "
+            "OR EXISTS (SELECT 1 FROM files WHERE task_id = ? AND state = 'dead')",
+            (task_id, task_id),
+        ).fetchone()
+        return bool(row[0])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and lists for `status` (the keys of status.ArchiveStatus but `dest`)."""
+        db = self._db
+        return {
+            "tasks": dict(db.execute("SELECT state, count(*) FROM tasks GROUP BY state")),
+            "files": dict(db.execute("SELECT state, count(*) FROM files GROUP BY state")),
+            "clips": db.execute("SELECT count(*) FROM clips").fetchone()[0],
+            "bytes_on_disk": db.execute(
+                "SELECT coalesce(sum(size), 0) FROM files WHERE state = 'done'").fetchone()[0],
+            "pending_tasks": self._task_list(TaskState.PENDING, TaskState.ERROR),
+            "failed_tasks": self._task_list(TaskState.FAILED, TaskState.NOT_FOUND),
+            "dead_assets": [
+                {"task_id": task_id, "clip_id": clip_id, "kind": kind, "reason": reason,
+                 "runs": runs}
+                for task_id, clip_id, kind, reason, runs in db.execute(
+                    "SELECT task_id, clip_id, kind, reason, attempts FROM files "
+                    "WHERE state = 'dead' ORDER BY task_id, clip_id, kind")
+            ],
+        }
+
+    def _task_list(self, *states: str) -> list[dict[str, str]]:
+        return [{"task_id": task_id, "state": state, "error": error}
+                for task_id, state, error in self.tasks_in(*states)]
+
+    # runs ----------------------------------------------------------------------------------
+
+    def start_run(self) -> int:
+        cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (time.time(),))
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, exit_code: int, summary: str) -> None:
+        self._db.execute(
+            "UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE run_id = ?",
+            (time.time(), exit_code, summary, run_id),
+        )
+
+
+def _file_row(row: tuple[object, ...]) -> FileRow:
+    clip_id, kind, state, path, size, sha, reason, attempts = row
+    return FileRow(
+        str(clip_id), AssetKind(kind), str(state), path if isinstance(path, str) else None,
+        size if isinstance(size, int) else None, sha if isinstance(sha, str) else None,
+        str(reason), int(attempts) if isinstance(attempts, int) else 0,
+    )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(_SCHEMA):
+        raise ManifestError(
+            f"the manifest is schema {version}, newer than this suno-archiver knows"
+        )
+    for number, script in enumerate(_SCHEMA[version:], start=version + 1):
+        db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")

@@ -1,0 +1,141 @@
+"""The stages wired with asyncio: plan from the manifest, fetch and parse, archive each clip.
+
+A task the manifest holds as fully archived (for the selected assets) is skipped here, before
+any HTTP request; so is a task PiAPI failed, unless --retry-failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .api import PiAPI
+from .clipwork import archive_clip
+from .context import RunContext
+from .errors import AuthError, TaskError, TaskNotFound
+from .inputs import Inputs
+from .manifest import TaskState
+from .models import Task, TaskStatus
+from .parse import parse_task
+
+__all__ = ["Planned", "archive_tasks", "plan_tasks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    task_id: str
+    payload: Any | None  # saved or stored JSON; None: ask the API
+
+
+def plan_tasks(ctx: RunContext, inputs: Inputs) -> list[Planned]:
+    """What this run must do, from the manifest alone (no network)."""
+    config, manifest = ctx.config, ctx.manifest
+    planned = [Planned(task_id, payload) for task_id, payload in inputs.saved]
+    seen = {task_id for task_id, _ in inputs.saved}
+    names = list(inputs.task_ids)
+    if config.pending:
+        names += [task_id for task_id, _, _ in manifest.tasks_in(TaskState.PENDING,
+                                                                  TaskState.ERROR)]
+    if config.retry_failed:
+        names += [task_id for task_id, _, _ in manifest.tasks_in(TaskState.FAILED)]
+    for task_id in dict.fromkeys(names):
+        if task_id in seen:
+            continue
+        seen.add(task_id)
+        step = _plan_one(ctx, task_id)
+        if step is not None:
+            planned.append(step)
+    return planned
+
+
+def _plan_one(ctx: RunContext, task_id: str) -> Planned | None:
+    row = ctx.manifest.task_row(task_id)
+    if row is None:
+        return Planned(task_id, None)
+    state, done_for, _ = row
+    if state == TaskState.FAILED and not ctx.config.retry_failed:
+        ctx.stats.tasks_failed += 1
+        return None
+    if state != TaskState.DONE:
+        return Planned(task_id, None)
+    if ctx.config.assets <= {kind for kind in ctx.config.assets if kind.value in done_for}:
+        ctx.stats.clips_archived += ctx.manifest.clip_count(task_id)
+        return None
+    stored = ctx.manifest.task_json(task_id)  # more assets wanted: the URLs are on record
+    return Planned(task_id, json.loads(stored) if stored else None)
+
+
+async def archive_tasks(
+    ctx: RunContext, planned: list[Planned], api: Callable[[], PiAPI] | None, workers: int
+) -> None:
+    """Archive every planned task with a bounded number of workers; AuthError stops all."""
+    queue: asyncio.Queue[Planned] = asyncio.Queue()
+    for step in planned:
+        queue.put_nowait(step)
+    client = api() if api is not None and any(s.payload is None for s in planned) else None
+
+    async def worker() -> None:
+        while not queue.empty():
+            await _archive_task(ctx, queue.get_nowait(), client)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(workers, len(planned)))):
+                group.create_task(worker())
+    except* AuthError as errors:
+        raise errors.exceptions[0] from None
+
+
+async def _archive_task(ctx: RunContext, step: Planned, api: PiAPI | None) -> None:
+    task = await _fetch(ctx, step, api)
+    if task is None:
+        return
+    ctx.manifest.record_task(task)
+    if task.status is TaskStatus.FAILED:
+        ctx.manifest.set_task_state(task.task_id, TaskState.FAILED, task.error)
+        ctx.stats.tasks_failed += 1
+        ctx.error("task_failed", f"task {task.task_id}: PiAPI failed it: {task.error}",
+                  task_id=task.task_id, reason=task.error)
+        return
+    finals = await asyncio.gather(*(archive_clip(ctx, task, clip) for clip in task.clips))
+    _settle(ctx, task, all(finals))
+
+
+async def _fetch(ctx: RunContext, step: Planned, api: PiAPI | None) -> Task | None:
+    try:
+        if step.payload is not None:
+            return parse_task(step.payload, step.task_id)
+        if api is None:
+            raise TaskError(step.task_id, "no API client for this run")
+        payload = await api.get_task(step.task_id)
+        task = parse_task(payload, step.task_id)
+    except TaskNotFound as exc:
+        ctx.manifest.set_task_state(step.task_id, TaskState.NOT_FOUND, exc.reason)
+        ctx.error("task_not_found", str(exc), task_id=step.task_id, reason=exc.reason)
+        return None
+    except TaskError as exc:
+        ctx.manifest.set_task_state(step.task_id, TaskState.ERROR, exc.reason)
+        ctx.error("task_error", str(exc), task_id=step.task_id, reason=exc.reason)
+        return None
+    ctx.info("task_fetched", f"task {task.task_id}: {task.status.value}, "
+             f"{len(task.clips)} clip{'s' if len(task.clips) != 1 else ''}",
+             task_id=task.task_id, status=task.status.value, clips=len(task.clips))
+    return task
+
+
+def _settle(ctx: RunContext, task: Task, clips_final: bool) -> None:
+    if task.status is TaskStatus.COMPLETED and clips_final:
+        ctx.manifest.set_task_state(task.task_id, TaskState.DONE, assets=ctx.config.asset_names)
+        ctx.stats.clips_archived += len(task.clips)
+        return
+    ctx.manifest.set_task_state(task.task_id, TaskState.PENDING)
+    ctx.stats.tasks_pending += 1
+    if task.status is not TaskStatus.COMPLETED:
+        reason = f"PiAPI says {task.status.value}"
+    else:
+        reason = "some assets are not ready yet"
+    ctx.info("task_pending", f"task {task.task_id}: queued for a later run ({reason})",
+             task_id=task.task_id, status=task.status.value)
