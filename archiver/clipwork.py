@@ -44,6 +44,8 @@ async def archive_clip(ctx: RunContext, task: Task, clip: Clip) -> bool:
                            if kind is not AssetKind.IMAGE))
     await cover
     _write_sidecar(ctx, task, clip, notes)
+    if any(_is_done(ctx, clip, kind) for kind in todo):
+        ctx.stats.clips_new += 1
     todo, final = _plan(ctx, clip)  # the manifest now says what is left
     return final and not todo
 
@@ -208,6 +210,11 @@ def _part(ctx: RunContext, path: str) -> Path:
     part = ctx.config.dest / (path + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
     return part
+
+
+def _is_done(ctx: RunContext, clip: Clip, kind: AssetKind) -> bool:
+    row = ctx.manifest.file_row(clip.clip_id, kind)
+    return row is not None and row.state == "done"
 
 
 def _write_sidecar(ctx: RunContext, task: Task, clip: Clip, notes: list[str]) -> None:

@@ -100,6 +100,14 @@ class DemoServer:
         with self._lock:
             self.scripts.setdefault(path, []).extend(replies)
 
+    def publish(self, payload: Any, endpoint: str = "v1") -> None:
+        """Serve `payload` (a Get Task response) from now on, asset URLs pointing here."""
+        task_id = payload["data"]["task_id"]
+        path = (LEGACY_PATH if endpoint == "legacy" else TASK_PATH).format(task_id=task_id)
+        body = json.dumps(self._rewrite(payload), ensure_ascii=False).encode()
+        with self._lock:
+            self._tasks[path] = body
+
     def cdn_path(self, original_url: str) -> str:
         parts = urlsplit(original_url)
         return f"/{parts.hostname}{parts.path}"
@@ -128,10 +136,7 @@ class DemoServer:
         for sample in self.samples:
             if sample.payload is None:
                 continue
-            path = (LEGACY_PATH if sample.endpoint == "legacy" else TASK_PATH).format(
-                task_id=sample.task_id)
-            rewritten = self._rewrite(sample.payload)
-            self._tasks[path] = json.dumps(rewritten, ensure_ascii=False).encode()
+            self.publish(sample.payload, sample.endpoint)
             self._make_media(sample, video)
             for url, status in sample.refuse.items():
                 self.refused[self.cdn_path(url)] = status

@@ -111,7 +111,7 @@ class _Bar:
 
 
 class JsonReporter(TextReporter):
-    """Every event as one JSON object a line on stdout; warnings and errors also as text."""
+    """Every event as one JSON object a line on stdout; warnings, errors, summary also as text."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *,
                  quiet: bool = False) -> None:
@@ -123,5 +123,5 @@ class JsonReporter(TextReporter):
                   "message": event.message, **event.fields}
         self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self._out.flush()
-        if event.level in (Level.WARNING, Level.ERROR):
+        if event.level >= Level.WARNING:  # and the summary: the human text stays on stderr
             super().emit(event)

@@ -1,0 +1,76 @@
+"""Tagging of downloaded files: ID3 for MPEG audio, MP4 atoms for mp4/m4a, a cover thumbnail.
+
+The mapping is the table in fields.py (the contract is TAGGING.md). The functions here are
+synchronous and do blocking file I/O: the pipeline calls them with `asyncio.to_thread`. They
+are pointed at the `.part` file, so the format comes from the content, never from the name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.errors import TaggingError
+from archiver.models import AssetKind, Clip
+from archiver.tagging.cover import make_cover
+from archiver.tagging.id3 import tag_mp3
+from archiver.tagging.mp4 import tag_mp4
+
+__all__ = ["TagOptions", "TagResult", "make_cover", "tag_file"]
+
+_SNIFF_BYTES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class TagOptions:
+    album: str = "Suno"
+    id3_version: int = 3  # 3 or 4
+
+    def __post_init__(self) -> None:
+        if self.id3_version not in (3, 4):
+            raise ValueError(f"id3_version must be 3 or 4, not {self.id3_version!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    duration: float | None  # measured from the file, seconds
+
+
+def tag_file(
+    path: Path, kind: AssetKind, clip: Clip, options: TagOptions, cover: bytes | None
+) -> TagResult:
+    """Tag `path` in place for `clip`; `cover` is a JPEG from `make_cover`, or None.
+
+    With `cover=None` no picture is written and the archiver's own earlier picture is removed.
+    `kind` says what the file was fetched as; the tag format follows its content (an MP3 as
+    ID3, an MP4/M4A as atoms), so an m4a served as "audio" is still tagged correctly.
+    """
+    if kind is AssetKind.IMAGE:
+        raise TaggingError(f"{path.name}: pictures are not tagged")
+    container = _sniff(path)
+    if container == "mp3":
+        duration = tag_mp3(path, clip, options.album, options.id3_version, cover)
+    elif container == "mp4":
+        duration = tag_mp4(path, clip, options.album, cover)
+    else:
+        raise TaggingError(f"{path.name}: not MPEG audio or MP4 ({kind.value} expected)")
+    return TagResult(duration=duration)
+
+
+def _sniff(path: Path) -> str | None:
+    """"mp3" for an ID3 tag or an MPEG audio frame sync, "mp4" for an ISO BMFF `ftyp`."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise TaggingError(f"{path.name}: cannot read: {exc}") from exc
+    if head.startswith(b"ID3") or _is_mpeg_audio_sync(head):
+        return "mp3"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    return None
+
+
+def _is_mpeg_audio_sync(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits and a layer that is not 0 (which is ADTS AAC)."""
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0

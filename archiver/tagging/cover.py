@@ -1,0 +1,86 @@
+"""The cover thumbnail embedded in the tags: a small baseline RGB JPEG that every player reads.
+
+Baseline, not progressive (Rockbox and other small decoders cannot read progressive JPEG), RGB,
+longest side at most `MAX_SIDE`, no EXIF, ICC profile or comment, EXIF orientation applied, alpha
+flattened onto white. The downloaded original is untrusted: its size is checked before a single
+pixel is decoded, and Pillow's global settings (`MAX_IMAGE_PIXELS`, `LOAD_TRUNCATED_IMAGES`) are
+left alone. Every way it can fail becomes a `CoverError`, which never fails the audio.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from archiver.errors import CoverError
+
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover"]
+
+MAX_SIDE = 1000
+MAX_PIXELS = 50_000_000  # ~7000 x 7000; Suno's covers are about 1 megapixel
+JPEG_QUALITY = 90
+BACKGROUND = (255, 255, 255)
+# Formats a cover is served in; not EPS (Pillow runs Ghostscript on it) nor anything exotic.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+_SIXTEEN_BIT_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+# What Pillow's decoders raise on damaged data, besides OSError ("image file is truncated").
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+
+
+def make_cover(data: bytes) -> bytes:
+    """The thumbnail of the picture in `data`, as JPEG bytes; `CoverError` says why not."""
+    try:
+        return _thumbnail(data)
+    except Image.DecompressionBombError as exc:
+        raise CoverError(f"cover refused, too many pixels: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        names = ", ".join(ACCEPTED_FORMATS)
+        raise CoverError(f"cover is not a picture Pillow can read as {names}") from exc
+    except _DECODE_ERRORS as exc:
+        raise CoverError(f"cover is truncated or corrupt: {exc}") from exc
+
+
+def _thumbnail(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+        _refuse_bomb(image)
+        # a big JPEG decodes straight to 1/2, 1/4 or 1/8 scale, never below MAX_SIDE
+        image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        picture = _to_rgb(upright if upright is not None else image)
+    picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return _encode(picture)
+
+
+def _refuse_bomb(image: Image.Image) -> None:
+    """Check the size the header claims, before `load()` allocates anything for it."""
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise CoverError(f"cover has no pixels ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise CoverError(
+            f"cover refused: {width}x{height} is more than {MAX_PIXELS} pixels "
+            "(a decompression bomb, or far bigger than any cover)"
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB, with any transparency (alpha, or a palette/`tRNS` colour) laid onto `BACKGROUND`."""
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in _SIXTEEN_BIT_GREY:
+        # convert() would clip 16-bit values to white; scale them to 8 bits first
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return image.convert("RGB")
+
+
+def _encode(picture: Image.Image) -> bytes:
+    picture.info.clear()  # Pillow copies a JPEG comment from `info` into the output
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)
+    return out.getvalue()

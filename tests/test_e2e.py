@@ -1,0 +1,230 @@
+"""The whole program through main([...]) against the embedded sample server over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from mutagen.id3 import ID3
+from mutagen.mp4 import MP4
+
+from archiver.cli import main
+from archiver.demo import DemoServer
+from archiver.lock import ArchiveLock
+from archiver.manifest import STATE_DIR
+
+from .samples import load_sample
+
+KEY = "sk-e2e-secret-key-0123456789"
+
+
+def _ids(server: DemoServer, *expect: str) -> list[str]:
+    return [s.task_id for s in server.samples if s.expect in expect]
+
+
+def _run(server: DemoServer, dest: Path, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main([*args, "-d", str(dest), "--base-url", server.api_url], stdin=io.StringIO(stdin),
+                stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIAPI_API_KEY", KEY)
+
+
+def test_archive_then_rerun_sends_no_request(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "archive"
+    ids = _ids(demo_server, "archived")
+    code, _, err = _run(demo_server, dest, *ids)
+    assert code == 0, err
+    assert "archived 14 clips (14 new)" in err
+    mp3s = sorted(dest.glob("*.mp3"))
+    assert len(mp3s) == 14 and not list(dest.rglob("*.part"))
+    tags = ID3(mp3s[0])
+    assert tags.getall("TXXX:SUNO_CLIP_ID") and tags.getall("APIC")
+    assert MP4(sorted(dest.glob("*.mp4"))[0]).tags["©nam"]
+    before = len(demo_server.requests)
+
+    code, _, err = _run(demo_server, dest, "archive", *ids)
+    assert code == 0, err
+    assert len(demo_server.requests) == before  # not one request, API or CDN
+    assert "archived 14 clips (0 new)" in err
+
+
+def test_every_sample_ends_as_its_catalog_says(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "archive"
+    listing = tmp_path / "ids.txt"
+    listing.write_text("# all samples\n" + "\n".join(s.task_id for s in demo_server.samples))
+    code, _, err = _run(demo_server, dest, "-i", str(listing))
+    assert code == 1
+    assert "PiAPI failed it: failed to generate music" in err
+    assert "errored on Suno" in err and "task not found" in err
+    assert "audio is dead: HTTP 403 (Missing Key-Pair-Id)" in err
+    from archiver.demorun import outcome
+    from archiver.manifest import Manifest
+
+    manifest = Manifest.open(dest)
+    try:
+        assert {s.task_id: outcome(manifest, s.task_id) for s in demo_server.samples} == {
+            s.task_id: s.expect for s in demo_server.samples}
+    finally:
+        manifest.close()
+
+
+def test_second_run_asks_again_only_about_unfinished_tasks(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    dest = tmp_path / "archive"
+    ids = [s.task_id for s in demo_server.samples]
+    _run(demo_server, dest, *ids)
+    first = len(demo_server.requests)
+    code, _, err = _run(demo_server, dest, *ids)
+    asked = {r.path.rsplit("/", 1)[-1] for r in demo_server.requests[first:] if r.server == "api"}
+    pending = set(_ids(demo_server, "pending")) | {s.task_id for s in demo_server.samples
+                                                   if s.refuse}
+    not_found = set(_ids(demo_server, "not_found"))
+    assert asked == pending | not_found
+    assert code == 1  # the 403 asset is still an error (run 2 of 6)
+    assert "PiAPI failed it" not in err and "errored on Suno" not in err
+
+
+def test_pending_video_is_fetched_later_without_the_audio_again(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    dest = tmp_path / "archive"
+    payload = load_sample("09")
+    task_id = payload["data"]["task_id"]
+    _run(demo_server, dest, task_id)
+    assert len(list(dest.glob("*.mp4"))) == 1
+    for clip in payload["data"]["output"]["clips"].values():
+        clip["is_video_pending"] = False
+    demo_server.publish(payload)
+    first = len(demo_server.requests)
+    code, _, err = _run(demo_server, dest, "--pending")
+    assert code == 0, err
+    cdn = [r.path for r in demo_server.requests[first:] if r.server == "cdn"]
+    assert [p.rsplit(".", 1)[-1] for p in cdn] == ["mp4"]
+    assert len(list(dest.glob("*.mp4"))) == 2
+    code, _, _ = _run(demo_server, dest, task_id)
+    assert code == 0 and len(demo_server.requests) == first + 1 + len(cdn)
+
+
+def test_failed_task_is_final_unless_retry_failed(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "archive"
+    (failed,) = _ids(demo_server, "failed")
+    assert _run(demo_server, dest, failed)[0] == 1
+    count = len(demo_server.requests)
+    assert _run(demo_server, dest, failed)[0] == 0
+    assert len(demo_server.requests) == count
+    code, out, _ = _run(demo_server, dest, "--retry-failed")
+    assert code == 1 and len(demo_server.requests) == count + 1
+    status = io.StringIO()
+    assert main(["status", "-d", str(dest), "--json"], stdout=status) == 0
+    document = json.loads(status.getvalue())
+    assert document["failed_tasks"][0]["task_id"] == failed
+    assert "Unable to generate lyrics" in document["failed_tasks"][0]["error"]
+
+
+def test_secrets_never_leave(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "archive"
+    secret = load_sample("01")["data"]["config"]["webhook_config"]["secret"]
+    ids = [s.task_id for s in demo_server.samples]
+    code, out, err = _run(demo_server, dest, "--json", *ids)
+    assert code == 1
+    for path in dest.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert KEY.encode() not in data and secret.encode() not in data, path
+    assert KEY not in out + err and secret not in out + err
+    cdn = [r for r in demo_server.requests if r.server == "cdn"]
+    api = [r for r in demo_server.requests if r.server == "api"]
+    assert cdn and all("x-api-key" not in {k.lower() for k in r.headers} for r in cdn)
+    assert api and all(r.headers.get("x-api-key") == KEY for r in api)
+
+
+def test_json_output_is_only_json_lines(demo_server: DemoServer, tmp_path: Path) -> None:
+    code, out, err = _run(demo_server, tmp_path / "a", "--json", *_ids(demo_server, "archived"))
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and events[-1]["event"] == "summary"
+    assert {"task_fetched", "file_saved"} <= {e["event"] for e in events}
+    assert err.strip() == events[-1]["message"]
+
+
+def test_from_json_needs_no_key_and_no_api(
+    demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIAPI_API_KEY")
+    saved = tmp_path / "task.json"
+    demo_path = f"/api/v1/task/{load_sample('01')['data']['task_id']}"
+    saved.write_bytes(demo_server._tasks[demo_path])
+    code, _, err = _run(demo_server, tmp_path / "a", "--from-json", str(saved))
+    assert code == 0, err
+    assert not [r for r in demo_server.requests if r.server == "api"]
+    assert len(list((tmp_path / "a").glob("*.mp3"))) == 2
+
+
+def test_missing_key_is_a_usage_error(
+    demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIAPI_API_KEY")
+    code, _, err = _run(demo_server, tmp_path / "a", _ids(demo_server, "archived")[0])
+    assert code == 2 and "PIAPI_API_KEY" in err
+    assert not demo_server.requests
+
+
+def test_rejected_key_stops_with_exit_3(demo_server: DemoServer, tmp_path: Path) -> None:
+    from archiver.demo import Reply
+
+    ids = _ids(demo_server, "archived")
+    for task_id in ids:
+        demo_server.script(f"/api/v1/task/{task_id}", Reply(401, b'{"message":"Unauthorized"}'))
+    code, _, err = _run(demo_server, tmp_path / "a", *ids)
+    assert code == 3
+    assert "PIAPI_API_KEY" in err and KEY not in err
+    assert not [r for r in demo_server.requests if r.server == "cdn"]
+
+
+def test_bad_input_line_is_named_and_the_rest_runs(demo_server: DemoServer, tmp_path: Path) -> None:
+    good = _ids(demo_server, "archived")[0]
+    code, _, err = _run(demo_server, tmp_path / "a", "-i", "-", stdin=f"{good}\nnot-an-id\n")
+    assert code == 1
+    assert "<stdin>:2: not a task id: 'not-an-id'" in err
+    assert list((tmp_path / "a").glob("*.mp3"))
+
+
+def test_second_run_on_a_locked_archive_exits_4(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "a"
+    with ArchiveLock(dest / STATE_DIR / "lock"):
+        code, _, err = _run(demo_server, dest, _ids(demo_server, "archived")[0])
+    assert code == 4 and "holds" in err
+
+
+def test_error_file_reads_back_with_i(demo_server: DemoServer, tmp_path: Path) -> None:
+    errors = tmp_path / "failed.txt"
+    ids = [s.task_id for s in demo_server.samples]
+    _run(demo_server, tmp_path / "a", "--error-file", str(errors), *ids)
+    named = errors.read_text().split()
+    assert set(named) == set(_ids(demo_server, "failed", "not_found", "partial"))
+
+
+def test_manifest_rows_match_the_files(demo_server: DemoServer, tmp_path: Path) -> None:
+    dest = tmp_path / "a"
+    _run(demo_server, dest, *[s.task_id for s in demo_server.samples])
+    db = sqlite3.connect(dest / STATE_DIR / "archive.sqlite3")
+    rows = db.execute("SELECT path, size FROM files WHERE state = 'done'").fetchall()
+    assert rows
+    for path, size in rows:
+        assert (dest / path).stat().st_size == size
+    on_disk = {p.name for p in dest.iterdir() if p.suffix in (".mp3", ".mp4", ".jpg", ".png")}
+    assert on_disk == {path for path, _ in rows}
+
+
+def test_demo_command_exits_0(tmp_path: Path) -> None:
+    err = io.StringIO()
+    assert main(["demo", "-d", str(tmp_path / "demo")], stderr=err) == 0, err.getvalue()
+    assert "every sample ended as expected" in err.getvalue()
