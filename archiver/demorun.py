@@ -30,6 +30,8 @@ def run_demo(dest: Path, reporter: Reporter, err: TextIO) -> int:
                          key=KeySource(env_value=DEMO_KEY))
         inputs = Inputs(task_ids=tuple(sample.task_id for sample in server.samples))
         print(f"demo: sample PiAPI at {server.api_url}, sample CDN at {server.cdn_url}", file=err)
+        print("demo: some samples are failures on purpose; their errors below are expected",
+              file=err)
         run_archive(config, inputs, reporter)
         samples = server.samples
     manifest = Manifest.open(dest)

@@ -123,6 +123,7 @@ class Task:
     model: str
     task_type: str
     status: TaskStatus
+    status_text: str  # as PiAPI spelled it, for messages about an unknown status
     clips: tuple[Clip, ...]
     error: str  # PiAPI's error message for a failed task, else ""
     raw_json: str  # the whole Get Task response, secrets redacted

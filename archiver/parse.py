@@ -59,6 +59,7 @@ def parse_task(payload: object, task_id: str = "") -> Task:
         model=_text(data.get("model")),
         task_type=_text(data.get("task_type")),
         status=status,
+        status_text=_text(data.get("status")),
         clips=clips,
         error=_task_error(data) if status is TaskStatus.FAILED else "",
         raw_json=json.dumps(redact(payload), ensure_ascii=False, sort_keys=True),

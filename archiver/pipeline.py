@@ -120,6 +120,9 @@ async def _fetch(ctx: RunContext, step: Planned, api: PiAPI | None) -> Task | No
         ctx.manifest.set_task_state(step.task_id, TaskState.ERROR, exc.reason)
         ctx.error("task_error", str(exc), task_id=step.task_id, reason=exc.reason)
         return None
+    if task.status is TaskStatus.UNKNOWN:
+        ctx.warn("task_status_unknown", f"task {task.task_id}: unknown status "
+                 f"{task.status_text!r}; treated as not finished", task_id=task.task_id)
     ctx.info("task_fetched", f"task {task.task_id}: {task.status.value}, "
              f"{len(task.clips)} clip{'s' if len(task.clips) != 1 else ''}",
              task_id=task.task_id, status=task.status.value, clips=len(task.clips))

@@ -140,7 +140,7 @@ def cover_image(
     A white square marks the stored top-left corner, so a test can see a rotation. The mode must
     be one the format can store (Pillow raises `OSError` otherwise, e.g. RGBA as JPEG).
     """
-    picture = _draw(seed, size).convert(mode)
+    picture = _convert(_draw(seed, size), mode)
     options: dict[str, object] = {}
     if fmt.upper() == "JPEG":
         options.update(quality=90, progressive=progressive)
@@ -151,6 +151,12 @@ def cover_image(
     out = io.BytesIO()
     picture.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+def _convert(picture: Image.Image, mode: str) -> Image.Image:
+    if mode.startswith("I;16"):  # 16-bit grey: use the whole range, as a real one would
+        return picture.convert("L").convert("I").point(lambda value: value * 257).convert(mode)
+    return picture.convert(mode)
 
 
 def _draw(seed: str, size: tuple[int, int]) -> Image.Image:

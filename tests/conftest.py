@@ -7,6 +7,7 @@ import pytest
 
 from archiver.demo import DemoServer
 
+
 @pytest.fixture
 def demo_server() -> Iterator[DemoServer]:
     with DemoServer() as server:

@@ -181,3 +181,23 @@ def test_rate_limit_spaces_requests() -> None:
 def test_key_never_in_repr() -> None:
     assert KEY not in repr(Secret(KEY)) and KEY not in str(Secret(KEY))
     assert json.dumps({"k": str(Secret(KEY))}).count(KEY) == 0
+
+
+def test_concurrent_requests_are_bounded_by_api_jobs() -> None:
+    active, peak = 0, 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return httpx.Response(200, json=OK)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            api = PiAPI(client, BASE, Secret(KEY), jobs=3)
+            await asyncio.gather(*(api.get_task(TASK) for _ in range(20)))
+
+    asyncio.run(run())
+    assert peak == 3

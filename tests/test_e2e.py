@@ -228,3 +228,46 @@ def test_demo_command_exits_0(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["demo", "-d", str(tmp_path / "demo")], stderr=err) == 0, err.getvalue()
     assert "every sample ended as expected" in err.getvalue()
+
+
+def test_unusable_urls_are_never_requested(demo_server: DemoServer, tmp_path: Path) -> None:
+    _run(demo_server, tmp_path / "a", *[s.task_id for s in demo_server.samples])
+    paths = [r.path for r in demo_server.requests if r.server == "cdn"]
+    assert paths and not [p for p in paths if p.endswith("/None.mp3") or "audiopipe" in p]
+
+
+def test_key_does_not_follow_a_cdn_redirect(demo_server: DemoServer, tmp_path: Path) -> None:
+    """A CDN redirect to another origin (here: the API server's port) carries no key."""
+    from archiver.demo import Reply
+
+    payload = load_sample("10")
+    clip = payload["data"]["output"]["clips"][0] if isinstance(
+        payload["data"]["output"]["clips"], list) else next(
+        iter(payload["data"]["output"]["clips"].values()))
+    path = demo_server.cdn_path(clip["audio_url"])
+    demo_server.script(path, Reply(302, headers={"location": f"{demo_server.api_url}/moved.mp3"}))
+    back = Reply(302, headers={"location": f"{demo_server.cdn_url}{path}"})
+    demo_server.script("/moved.mp3", back)
+    code, _, err = _run(demo_server, tmp_path / "a", payload["data"]["task_id"])
+    assert code == 0, err
+    moved = [r for r in demo_server.requests if r.path == "/moved.mp3"]
+    assert moved and all("x-api-key" not in {k.lower() for k in r.headers} for r in moved)
+
+
+def test_unknown_task_status_is_queued_and_logged(demo_server: DemoServer, tmp_path: Path) -> None:
+    payload = load_sample("01")
+    payload["data"]["status"] = "Thinking"
+    demo_server.publish(payload)
+    code, _, err = _run(demo_server, tmp_path / "a", payload["data"]["task_id"])
+    assert code == 0
+    assert "unknown status 'Thinking'; treated as not finished" in err
+    assert "1 task pending" in err
+
+
+def test_python_dash_m_runs_the_same_program(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "archiver", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("suno-archiver ")
