@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -52,7 +53,7 @@ class PiAPI:
         self,
         client: httpx.AsyncClient,
         base_url: str,
-        key: Secret,
+        key: Secret | Callable[[], Secret],
         *,
         jobs: int = 4,
         rate: float | None = None,
@@ -61,7 +62,7 @@ class PiAPI:
     ) -> None:
         self._client = client
         self._base = base_url.rstrip("/")
-        self._key = key
+        self._key = key  # a callable is resolved at the first request, not before
         self._slots = asyncio.Semaphore(jobs)
         self._limiter = RateLimiter(rate, sleep)
         self._policy = policy or RetryPolicy()
@@ -107,7 +108,7 @@ class PiAPI:
                 await self._limiter.acquire()
                 self.requests += 1
                 response = await self._client.get(
-                    url, headers={"x-api-key": self._key.reveal(), "accept": "application/json"}
+                    url, headers={"x-api-key": self._secret(), "accept": "application/json"}
                 )
                 await response.aread()
                 if not response.is_redirect:
@@ -118,6 +119,11 @@ class PiAPI:
                         task_id, f"PiAPI redirected to another host ({host_of(url)}); not followed"
                     )
             raise BadResponse(task_id, "too many redirects from PiAPI")
+
+    def _secret(self) -> str:
+        if not isinstance(self._key, Secret):
+            self._key = self._key()
+        return self._key.reveal()
 
     def _payload(self, response: httpx.Response, task_id: str) -> Any:
         if response.status_code != 200 and not _carries_task(response):

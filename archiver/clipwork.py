@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .context import RunContext
@@ -20,12 +22,24 @@ from .naming import render, unique
 from .sidecar import write_sidecar
 from .tagging import TagOptions, make_cover, tag_file
 
-__all__ = ["archive_clip"]
+__all__ = ["Refresh", "archive_clip"]
 
+Refresh = Callable[[str], Awaitable[Task | None]]  # fresh task JSON after a dead URL, or None
 _MEDIA_EXT = {AssetKind.AUDIO: "mp3", AssetKind.VIDEO: "mp4", AssetKind.IMAGE: "jpg"}
 
 
-async def archive_clip(ctx: RunContext, task: Task, clip: Clip) -> bool:
+@dataclass(slots=True)
+class _Job:
+    ctx: RunContext
+    task: Task
+    clip: Clip
+    refresh: Refresh | None
+    notes: list[str] = field(default_factory=list)
+
+
+async def archive_clip(
+    ctx: RunContext, task: Task, clip: Clip, refresh: Refresh | None = None
+) -> bool:
     """Fetch what is new for one clip; True when the clip is final (nothing left to wait for)."""
     previous_status = ctx.manifest.clip_status(clip.clip_id)
     ctx.manifest.record_clip(clip)
@@ -38,12 +52,12 @@ async def archive_clip(ctx: RunContext, task: Task, clip: Clip) -> bool:
     todo, final = _plan(ctx, clip)
     if not todo:
         return final
-    notes: list[str] = []
-    cover = asyncio.create_task(_cover(ctx, clip, AssetKind.IMAGE in todo, notes))
-    await asyncio.gather(*(_media(ctx, clip, kind, cover) for kind in todo
+    job = _Job(ctx, task, clip, refresh)
+    cover = asyncio.create_task(_cover(job, AssetKind.IMAGE in todo))
+    await asyncio.gather(*(_media(job, kind, cover) for kind in todo
                            if kind is not AssetKind.IMAGE))
     await cover
-    _write_sidecar(ctx, task, clip, notes)
+    _write_sidecar(job)
     if any(_is_done(ctx, clip, kind) for kind in todo):
         ctx.stats.clips_new += 1
     todo, final = _plan(ctx, clip)  # the manifest now says what is left
@@ -70,99 +84,121 @@ def _plan(ctx: RunContext, clip: Clip) -> tuple[list[AssetKind], bool]:
     return todo, final
 
 
-async def _media(ctx: RunContext, clip: Clip, kind: AssetKind,
-                 cover: asyncio.Task[bytes | None]) -> None:
-    path = _claim(ctx, clip, kind, _MEDIA_EXT[kind])
-    part = _part(ctx, path)
-    if await _download(ctx, clip, kind, part) is None:
+async def _media(job: _Job, kind: AssetKind, cover: asyncio.Task[bytes | None]) -> None:
+    path = _claim(job, kind, _MEDIA_EXT[kind])
+    part = _part(job.ctx, path)
+    if await _download(job, kind, part) is None:
         return
-    thumbnail = await _thumbnail(ctx, clip, cover)
-    options = TagOptions(album=ctx.config.album, id3_version=ctx.config.id3_version)
+    thumbnail = await _thumbnail(job, cover)
+    options = TagOptions(album=job.ctx.config.album, id3_version=job.ctx.config.id3_version)
     try:
-        await asyncio.to_thread(tag_file, part, kind, clip, options, thumbnail)
+        await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
     except TaggingError as exc:
         part.unlink(missing_ok=True)
-        _dead(ctx, clip, kind, f"not playable media: {exc}")
+        _dead(job, kind, f"not playable media: {exc}")
         return
-    await _place(ctx, clip, kind, part, path)
+    await _place(job, kind, part, path)
 
 
-async def _thumbnail(
-    ctx: RunContext, clip: Clip, cover: asyncio.Task[bytes | None]
-) -> bytes | None:
+async def _thumbnail(job: _Job, cover: asyncio.Task[bytes | None]) -> bytes | None:
     source = await asyncio.shield(cover)
     if source is None:
         return None
     try:
         return await asyncio.to_thread(make_cover, source)
     except CoverError as exc:
-        ctx.warn("cover_unusable", f"clip {clip.id8}: cover not embedded: {exc}",
-                 task_id=clip.task_id, clip_id=clip.clip_id)
+        job.notes.append(f"cover not embedded: {exc}")
+        job.ctx.warn("cover_unusable", f"clip {job.clip.id8}: cover not embedded: {exc}",
+                     task_id=job.clip.task_id, clip_id=job.clip.clip_id)
         return None
 
 
-async def _cover(ctx: RunContext, clip: Clip, keep: bool, notes: list[str]) -> bytes | None:
+async def _cover(job: _Job, keep: bool) -> bytes | None:
     """The cover's bytes: fetched and kept, read from the archive, or fetched just to embed."""
     if keep:
-        return await _keep_image(ctx, clip, notes)
-    row = ctx.manifest.file_row(clip.clip_id, AssetKind.IMAGE)
+        return await _keep_image(job)
+    row = job.ctx.manifest.file_row(job.clip.clip_id, AssetKind.IMAGE)
     if row is not None and row.state == "done" and row.path:
         try:
-            return (ctx.config.dest / row.path).read_bytes()
+            return (job.ctx.config.dest / row.path).read_bytes()
         except OSError:
             pass
-    if clip.image.state is not AssetState.READY:
+    if job.clip.image.state is not AssetState.READY:
         return None
-    part = ctx.config.dest / STATE_DIR / "tmp" / f"{clip.clip_id}.cover.part"
+    part = job.ctx.config.dest / STATE_DIR / "tmp" / f"{job.clip.clip_id}.cover.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     try:
-        await ctx.downloader.fetch(clip.image.url, part, AssetKind.IMAGE)
+        await job.ctx.downloader.fetch(job.clip.image.url, part, AssetKind.IMAGE)
         return part.read_bytes()
     except (DeadAsset, TransferError) as exc:
-        notes.append(f"cover not embedded: {exc}")
+        job.notes.append(f"cover not embedded: {exc}")
         return None
     finally:
         part.unlink(missing_ok=True)
 
 
-async def _keep_image(ctx: RunContext, clip: Clip, notes: list[str]) -> bytes | None:
-    path = _claim(ctx, clip, AssetKind.IMAGE, "jpg")
-    part = _part(ctx, path)
-    fetched = await _download(ctx, clip, AssetKind.IMAGE, part)
+async def _keep_image(job: _Job) -> bytes | None:
+    path = _claim(job, AssetKind.IMAGE, "jpg")
+    part = _part(job.ctx, path)
+    fetched = await _download(job, AssetKind.IMAGE, part)
     if fetched is None:
-        notes.append("cover not saved")
+        job.notes.append("cover not saved")
         return None
     if fetched.media.ext != "jpg":  # the extension follows the real type
-        path = _claim(ctx, clip, AssetKind.IMAGE, fetched.media.ext)
+        path = _claim(job, AssetKind.IMAGE, fetched.media.ext)
     data = part.read_bytes()
-    await _place(ctx, clip, AssetKind.IMAGE, part, path)
+    await _place(job, AssetKind.IMAGE, part, path)
     return data
 
 
-async def _download(ctx: RunContext, clip: Clip, kind: AssetKind, part: Path) -> Fetched | None:
-    url = clip.asset(kind).url
-    transfer = ctx.reporter.transfer(f"{clip.id8} {kind.value}", None)
+async def _download(job: _Job, kind: AssetKind, part: Path) -> Fetched | None:
+    """Fetch, asking PiAPI once for a fresh URL when the one we have is dead."""
+    url = job.clip.asset(kind).url
+    transfer = job.ctx.reporter.transfer(f"{job.clip.id8} {kind.value}", None)
     try:
-        return await ctx.downloader.fetch(url, part, kind, transfer.update)
-    except DeadAsset as exc:
-        _dead(ctx, clip, kind, str(exc))
+        while True:
+            try:
+                return await job.ctx.downloader.fetch(url, part, kind, transfer.update)
+            except DeadAsset as exc:
+                fresh = await _fresh_url(job, kind, url)
+                if fresh is None:
+                    _dead(job, kind, str(exc))
+                    return None
+                url = fresh
     except TransferError as exc:
-        ctx.manifest.record_file_pending(clip, kind, str(exc))
-        ctx.error("file_failed", f"task {clip.task_id}: clip {clip.id8} {kind.value}: {exc}",
-                  task_id=clip.task_id, clip_id=clip.clip_id, kind=kind.value, reason=str(exc))
+        job.ctx.manifest.record_file_pending(job.clip, kind, str(exc))
+        job.ctx.error("file_failed", f"task {job.clip.task_id}: clip {job.clip.id8} "
+                      f"{kind.value}: {exc}", task_id=job.clip.task_id,
+                      clip_id=job.clip.clip_id, kind=kind.value, reason=str(exc))
+        return None
     finally:
         transfer.close()
-    return None
 
 
-def _dead(ctx: RunContext, clip: Clip, kind: AssetKind, reason: str) -> None:
+async def _fresh_url(job: _Job, kind: AssetKind, dead_url: str) -> str | None:
+    """A different, ready URL for the asset from a re-fetched task (once a run), or None."""
+    if job.refresh is None:
+        return None
+    refreshed = await job.refresh(job.clip.task_id)
+    if refreshed is None:
+        return None
+    clip = next((c for c in refreshed.clips if c.clip_id == job.clip.clip_id), None)
+    if clip is None or clip.asset(kind).state is not AssetState.READY:
+        return None
+    url = clip.asset(kind).url
+    return url if url != dead_url else None
+
+
+def _dead(job: _Job, kind: AssetKind, reason: str) -> None:
     """Record a dead asset; it is an error until the user's give-up limit is passed."""
+    ctx, clip = job.ctx, job.clip
     runs = ctx.manifest.record_file_dead(clip, kind, reason)
     given_up = runs > ctx.config.give_up_after
     fields = {"task_id": clip.task_id, "clip_id": clip.clip_id, "kind": kind.value,
               "reason": reason, "runs": runs, "given_up": given_up}
     message = f"task {clip.task_id}: clip {clip.id8} {kind.value} is dead: {reason}"
     ctx.stats.dead_assets += 1
+    job.notes.append(f"{kind.value} dead: {reason}")
     if given_up:
         ctx.warn("file_dead", f"{message} (given up after {runs} runs)", **fields)
     else:
@@ -170,7 +206,8 @@ def _dead(ctx: RunContext, clip: Clip, kind: AssetKind, reason: str) -> None:
                   **fields)
 
 
-async def _place(ctx: RunContext, clip: Clip, kind: AssetKind, part: Path, path: str) -> None:
+async def _place(job: _Job, kind: AssetKind, part: Path, path: str) -> None:
+    ctx, clip = job.ctx, job.clip
     size, digest = await asyncio.to_thread(_digest, part)
     final = ctx.config.dest / path
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -189,8 +226,9 @@ def _digest(path: Path) -> tuple[int, str]:
     return path.stat().st_size, sha.hexdigest()
 
 
-def _claim(ctx: RunContext, clip: Clip, kind: AssetKind, ext: str) -> str:
+def _claim(job: _Job, kind: AssetKind, ext: str) -> str:
     """The clip's stable name for this asset: the one on record, or a new, unused one."""
+    ctx, clip = job.ctx, job.clip
     row = ctx.manifest.file_row(clip.clip_id, kind)
     if row is not None and row.path and row.path.endswith("." + ext):
         return row.path
@@ -217,7 +255,8 @@ def _is_done(ctx: RunContext, clip: Clip, kind: AssetKind) -> bool:
     return row is not None and row.state == "done"
 
 
-def _write_sidecar(ctx: RunContext, task: Task, clip: Clip, notes: list[str]) -> None:
+def _write_sidecar(job: _Job) -> None:
+    ctx, clip = job.ctx, job.clip
     rows = [row for kind in AssetKind
             if (row := ctx.manifest.file_row(clip.clip_id, kind)) is not None]
     named = next((row.path for row in rows if row.path), None)
@@ -225,4 +264,4 @@ def _write_sidecar(ctx: RunContext, task: Task, clip: Clip, notes: list[str]) ->
         ctx.config.output, clip, "info.json").with_suffix("").with_suffix("")
     path = ctx.config.dest / f"{stem}.info.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_sidecar(path, task, clip, rows, notes)
+    write_sidecar(path, job.task, clip, rows, job.notes)

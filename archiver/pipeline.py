@@ -8,32 +8,51 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .api import PiAPI
 from .clipwork import archive_clip
 from .context import RunContext
-from .errors import AuthError, TaskError, TaskNotFound
+from .errors import AuthError, TaskError, TaskNotFound, UsageError
 from .inputs import Inputs
 from .manifest import TaskState
 from .models import Task, TaskStatus
 from .parse import parse_task
 
-__all__ = ["Planned", "archive_tasks", "plan_tasks"]
+__all__ = ["Planned", "Refresher", "archive_tasks", "plan_tasks"]
 
 
 @dataclass(frozen=True, slots=True)
 class Planned:
     task_id: str
     payload: Any | None  # saved or stored JSON; None: ask the API
+    saved: bool = False  # from --from-json: never ask the API about it, not even for fresh URLs
+
+
+class Refresher:
+    """Fresh task JSON, asked of PiAPI at most once per task in a run (after a dead URL)."""
+
+    def __init__(self, api: PiAPI) -> None:
+        self._api = api
+        self._answers: dict[str, asyncio.Future[Task | None]] = {}
+
+    async def __call__(self, task_id: str) -> Task | None:
+        if task_id not in self._answers:
+            self._answers[task_id] = asyncio.ensure_future(self._fetch(task_id))
+        return await asyncio.shield(self._answers[task_id])
+
+    async def _fetch(self, task_id: str) -> Task | None:
+        try:
+            return parse_task(await self._api.get_task(task_id), task_id)
+        except (TaskError, UsageError):  # no key, or PiAPI has nothing better: the URL is dead
+            return None
 
 
 def plan_tasks(ctx: RunContext, inputs: Inputs) -> list[Planned]:
     """What this run must do, from the manifest alone (no network)."""
     config, manifest = ctx.config, ctx.manifest
-    planned = [Planned(task_id, payload) for task_id, payload in inputs.saved]
+    planned = [Planned(task_id, payload, saved=True) for task_id, payload in inputs.saved]
     seen = {task_id for task_id, _ in inputs.saved}
     names = list(inputs.task_ids)
     if config.pending:
@@ -68,18 +87,17 @@ def _plan_one(ctx: RunContext, task_id: str) -> Planned | None:
     return Planned(task_id, json.loads(stored) if stored else None)
 
 
-async def archive_tasks(
-    ctx: RunContext, planned: list[Planned], api: Callable[[], PiAPI] | None, workers: int
-) -> None:
+async def archive_tasks(ctx: RunContext, planned: list[Planned], api: PiAPI, workers: int) -> None:
     """Archive every planned task with a bounded number of workers; AuthError stops all."""
     queue: asyncio.Queue[Planned] = asyncio.Queue()
     for step in planned:
         queue.put_nowait(step)
-    client = api() if api is not None and any(s.payload is None for s in planned) else None
+    refresher = Refresher(api)
 
     async def worker() -> None:
         while not queue.empty():
-            await _archive_task(ctx, queue.get_nowait(), client)
+            step = queue.get_nowait()
+            await _archive_task(ctx, step, api, None if step.saved else refresher)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -89,7 +107,9 @@ async def archive_tasks(
         raise errors.exceptions[0] from None
 
 
-async def _archive_task(ctx: RunContext, step: Planned, api: PiAPI | None) -> None:
+async def _archive_task(
+    ctx: RunContext, step: Planned, api: PiAPI, refresh: Refresher | None
+) -> None:
     task = await _fetch(ctx, step, api)
     if task is None:
         return
@@ -100,17 +120,14 @@ async def _archive_task(ctx: RunContext, step: Planned, api: PiAPI | None) -> No
         ctx.error("task_failed", f"task {task.task_id}: PiAPI failed it: {task.error}",
                   task_id=task.task_id, reason=task.error)
         return
-    finals = await asyncio.gather(*(archive_clip(ctx, task, clip) for clip in task.clips))
+    finals = await asyncio.gather(*(archive_clip(ctx, task, clip, refresh)
+                                    for clip in task.clips))
     _settle(ctx, task, all(finals))
 
 
-async def _fetch(ctx: RunContext, step: Planned, api: PiAPI | None) -> Task | None:
+async def _fetch(ctx: RunContext, step: Planned, api: PiAPI) -> Task | None:
     try:
-        if step.payload is not None:
-            return parse_task(step.payload, step.task_id)
-        if api is None:
-            raise TaskError(step.task_id, "no API client for this run")
-        payload = await api.get_task(step.task_id)
+        payload = step.payload if step.payload is not None else await api.get_task(step.task_id)
         task = parse_task(payload, step.task_id)
     except TaskNotFound as exc:
         ctx.manifest.set_task_state(step.task_id, TaskState.NOT_FOUND, exc.reason)

@@ -68,6 +68,8 @@ def _locked_run(
     for problem in inputs.errors:
         ctx.error("input_error", str(problem), source=problem.source, line=problem.line)
     planned = plan_tasks(ctx, inputs)
+    # Resolved now if the plan needs the API (a missing key is exit 2 before anything is
+    # done); otherwise only if a dead URL makes us ask PiAPI for fresh ones.
     key = config.key.resolve() if any(step.payload is None for step in planned) else None
     try:
         asyncio.run(_run(ctx, planned, key, transport, client))
@@ -96,15 +98,12 @@ async def _run(
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     api_client = _client(transport, follow=False, connections=ctx.config.api_jobs)
 
-    def api() -> PiAPI:
-        assert key is not None
-        return PiAPI(api_client, ctx.config.base_url, key, jobs=ctx.config.api_jobs,
-                     rate=ctx.config.api_rate)
-
+    api = PiAPI(api_client, ctx.config.base_url, key or ctx.config.key.resolve,
+                jobs=ctx.config.api_jobs, rate=ctx.config.api_rate)
     try:
         async with api_client, downloads:
             workers = max(ctx.config.api_jobs, ctx.config.jobs) * 2
-            await archive_tasks(ctx, planned, api if key is not None else None, workers)
+            await archive_tasks(ctx, planned, api, workers)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
 

@@ -271,3 +271,57 @@ def test_python_dash_m_runs_the_same_program(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "archiver", "--version"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("suno-archiver ")
+
+
+def test_dead_url_is_retried_once_with_a_fresh_url(demo_server: DemoServer, tmp_path: Path) -> None:
+    from archiver.demo import Reply
+
+    payload = load_sample("01")
+    task_id = payload["data"]["task_id"]
+    clip = next(iter(payload["data"]["output"]["clips"].values()))
+    old_path = demo_server.cdn_path(clip["audio_url"])
+    demo_server.refused[old_path] = 403  # the signed URL expired
+    stale = json.dumps({"code": 200, "data": json.loads(
+        demo_server._tasks[f"/api/v1/task/{task_id}"])["data"]}).encode()
+    demo_server.script(f"/api/v1/task/{task_id}", Reply(200, stale))
+    clip["audio_url"] = clip["audio_url"].replace(".mp3", ".mp3?fresh=1").replace(
+        "cdn1.suno.ai/", "cdn1.suno.ai/fresh/")
+    demo_server.publish(payload)
+    demo_server.media[demo_server.cdn_path(clip["audio_url"])] = demo_server.media[old_path]
+    code, _, err = _run(demo_server, tmp_path / "a", task_id)
+    assert code == 0, err
+    api = [r for r in demo_server.requests if r.server == "api"]
+    assert len(api) == 2  # the task, then once more for fresh URLs
+    assert len(list((tmp_path / "a").glob("*.mp3"))) == 2
+
+
+def test_dead_asset_given_up_after_n_runs_stops_failing(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    (task_id,) = [s.task_id for s in demo_server.samples if s.refuse]
+    dest = tmp_path / "a"
+    codes = [_run(demo_server, dest, "--give-up-after", "1", task_id)[0] for _ in range(3)]
+    assert codes == [1, 0, 0]
+    status = io.StringIO()
+    main(["status", "-d", str(dest), "--json"], stdout=status)
+    dead = json.loads(status.getvalue())["dead_assets"]
+    assert len(dead) == 1 and "403" in dead[0]["reason"] and dead[0]["runs"] == 2
+    before = len(demo_server.requests)
+    assert _run(demo_server, dest, "--give-up-after", "1", task_id)[0] == 0
+    assert len(demo_server.requests) == before  # final now: not even the API is asked
+
+
+def test_assets_selection_and_widening_it_later_needs_no_api(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    dest = tmp_path / "a"
+    task_id = load_sample("01")["data"]["task_id"]
+    code, _, err = _run(demo_server, dest, "--assets", "audio", task_id)
+    assert code == 0, err
+    assert {p.suffix for p in dest.iterdir() if p.is_file()} == {".mp3", ".json"}
+    assert ID3(next(dest.glob("*.mp3"))).getall("APIC")  # the cover is still embedded
+    before = [r for r in demo_server.requests if r.server == "api"]
+    code, _, err = _run(demo_server, dest, "--assets", "audio,video", task_id)
+    assert code == 0, err
+    assert [r for r in demo_server.requests if r.server == "api"] == before
+    assert len(list(dest.glob("*.mp4"))) == 2
