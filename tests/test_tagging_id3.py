@@ -20,6 +20,7 @@ from archiver.models import AssetKind
 from archiver.samplemedia import cover_image, silent_m4a, silent_mp3
 from archiver.tagging import TagOptions, make_cover, tag_file
 from archiver.tagging.fields import GENRE_GUARD, literal_genre
+
 from .clipfactory import (
     CLIP_ID,
     TASK_ID,

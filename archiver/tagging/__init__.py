@@ -58,7 +58,7 @@ def tag_file(
 
 
 def _sniff(path: Path) -> str | None:
-    """"mp3" for an ID3 tag or an MPEG audio frame sync, "mp4" for an ISO BMFF `ftyp`."""
+    """The container in `path`: "mp3" (ID3 tag or MPEG audio frame sync), "mp4" (`ftyp`)."""
     try:
         with path.open("rb") as stream:
             head = stream.read(_SNIFF_BYTES)

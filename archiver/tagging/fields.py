@@ -92,16 +92,15 @@ def _date(source: FieldSource) -> str:
 
 
 def _length_ms(source: FieldSource) -> str:
-    return "" if source.duration is None else str(round(source.duration * 1000))
+    measured = source.duration
+    return str(round(measured * 1000)) if measured is not None and measured > 0 else ""
 
 
 FIELDS: tuple[Field, ...] = (
     Field("title", _title, id3=("TIT2",), mp4=("©nam",)),
     Field("artist", lambda s: s.clip.creator.strip(), ("TPE1", "TPE2"), ("©ART", "aART")),
     Field("album", lambda s: s.album.strip(), id3=("TALB",), mp4=("©alb",)),
-    Field(
-        "genre", lambda s: s.clip.style.strip(), ("TCON",), ("©gen",), id3_text=literal_genre
-    ),
+    Field("genre", lambda s: s.clip.style.strip(), ("TCON",), ("©gen",), id3_text=literal_genre),
     Field("lyrics", lambda s: s.clip.lyrics.strip(), id3=("USLT::eng",), mp4=("©lyr",)),
     Field("comment", lambda s: s.clip.description.strip(), ("COMM::eng",), ("©cmt",)),
     Field("date", _date, ("TDRC",), ("©day",), id3_v23=("TYER", "TDAT", "TIME")),
