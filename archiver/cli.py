@@ -13,13 +13,18 @@ from . import __version__
 from .config import load_config
 from .errors import ArchiverError, UsageError
 from .inputs import read_inputs
+from .lock import ArchiveLock
+from .manifest import STATE_DIR, Manifest, require_archive
 from .progress import JsonReporter, Reporter, TextReporter
+from .retag import retag_archive
 from .run import run_archive
 from .status import print_status, read_status
+from .tagging import TagOptions
+from .verify import run_verify
 
 __all__ = ["main"]
 
-COMMANDS = ("archive", "status", "demo")
+COMMANDS = ("archive", "status", "verify", "retag", "demo")
 _TOP_LEVEL = {"-h", "--help", "--version"}
 
 
@@ -59,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     _common(status)
     status.add_argument("--json", action="store_true", help="print one JSON document")
     status.set_defaults(handler=_status)
+    verify = commands.add_parser("verify", help="re-hash every file against the manifest")
+    _common(verify)
+    _output_options(verify)
+    verify.add_argument("--repair", action="store_true",
+                        help="fetch missing or changed files again (changed ones are kept aside)")
+    verify.set_defaults(handler=_verify)
+    retag = commands.add_parser("retag", help="re-apply tags from the stored JSON, offline")
+    _common(retag)
+    retag.add_argument("--id3-version", choices=("2.3", "2.4"), help="ID3 version (default 2.3)")
+    retag.set_defaults(handler=_retag)
     demo = commands.add_parser("demo", help="archive the bundled samples from an embedded server")
     _common(demo, dest_default="suno-archive-demo")
     _output_options(demo)
@@ -137,3 +152,24 @@ def _demo(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
     from .demorun import run_demo  # the sample server is only loaded for the demo
 
     return run_demo(Path(args.dest), _reporter(args, out, err), err)
+
+
+def _verify(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    config = load_config(_flags(args), os.environ, args.config)
+    return run_verify(config, args.repair, _reporter(args, out, err), out)
+
+
+def _retag(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    config = load_config(_flags(args), os.environ, args.config)
+    options = TagOptions(album=config.album, id3_version=config.id3_version)
+    require_archive(config.dest)
+    with ArchiveLock(config.dest / STATE_DIR / "lock"):
+        manifest = Manifest.open_existing(config.dest)
+        try:
+            result = retag_archive(config.dest, manifest, options)
+        finally:
+            manifest.close()
+    for failure in result.failed:
+        print(f"error: {failure}", file=err)
+    print(f"retagged {len(result.tagged)} files, {len(result.failed)} failed", file=err)
+    return 1 if result.failed else 0

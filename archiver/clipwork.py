@@ -7,7 +7,6 @@ and a `done` manifest row always names a file that is in place.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from .context import RunContext
 from .download import Fetched
 from .errors import CoverError, DeadAsset, TaggingError, TransferError
+from .fileops import digest
 from .manifest import STATE_DIR
 from .models import AssetKind, AssetState, Clip, ClipStatus, Task
 from .naming import render, unique
@@ -25,6 +25,7 @@ from .tagging import TagOptions, make_cover, tag_file
 __all__ = ["Refresh", "archive_clip"]
 
 Refresh = Callable[[str], Awaitable[Task | None]]  # fresh task JSON after a dead URL, or None
+DURATION_TOLERANCE = 0.10
 _MEDIA_EXT = {AssetKind.AUDIO: "mp3", AssetKind.VIDEO: "mp4", AssetKind.IMAGE: "jpg"}
 
 
@@ -92,12 +93,26 @@ async def _media(job: _Job, kind: AssetKind, cover: asyncio.Task[bytes | None]) 
     thumbnail = await _thumbnail(job, cover)
     options = TagOptions(album=job.ctx.config.album, id3_version=job.ctx.config.id3_version)
     try:
-        await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
+        result = await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
     except TaggingError as exc:
         part.unlink(missing_ok=True)
         _dead(job, kind, f"not playable media: {exc}")
         return
+    problem = _length_problem(job.clip, kind, result.duration)
+    if problem:
+        part.unlink(missing_ok=True)
+        _dead(job, kind, problem)
+        return
     await _place(job, kind, part, path)
+
+
+def _length_problem(clip: Clip, kind: AssetKind, measured: float | None) -> str | None:
+    """A short (or padded) song must not pass as complete: its length is checked (±10 %)."""
+    if kind is not AssetKind.AUDIO or not clip.duration or measured is None:
+        return None
+    if abs(measured - clip.duration) <= clip.duration * DURATION_TOLERANCE:
+        return None
+    return f"audio is {measured:.1f} s long, PiAPI says {clip.duration:.1f} s"
 
 
 async def _thumbnail(job: _Job, cover: asyncio.Task[bytes | None]) -> bytes | None:
@@ -208,22 +223,14 @@ def _dead(job: _Job, kind: AssetKind, reason: str) -> None:
 
 async def _place(job: _Job, kind: AssetKind, part: Path, path: str) -> None:
     ctx, clip = job.ctx, job.clip
-    size, digest = await asyncio.to_thread(_digest, part)
+    size, sha256 = await asyncio.to_thread(digest, part)
     final = ctx.config.dest / path
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, final)
-    ctx.manifest.record_file_done(clip, kind, path, size, digest)
+    ctx.manifest.record_file_done(clip, kind, path, size, sha256)
     ctx.stats.files_saved += 1
     ctx.info("file_saved", f"saved {path}", task_id=clip.task_id, clip_id=clip.clip_id,
-             kind=kind.value, path=path, size=size, sha256=digest)
-
-
-def _digest(path: Path) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            sha.update(chunk)
-    return path.stat().st_size, sha.hexdigest()
+             kind=kind.value, path=path, size=size, sha256=sha256)
 
 
 def _claim(job: _Job, kind: AssetKind, ext: str) -> str:

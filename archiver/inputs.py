@@ -25,9 +25,10 @@ class Inputs:
     task_ids: tuple[str, ...] = ()  # to fetch from the API, in order of first mention
     saved: tuple[tuple[str, Any], ...] = ()  # (task id, payload) from --from-json: no API call
     errors: tuple[InputLineError, ...] = field(default=())
+    stored: tuple[str, ...] = ()  # archive again from the manifest's task JSON (verify --repair)
 
     def __len__(self) -> int:
-        return len(self.task_ids) + len(self.saved)
+        return len(self.task_ids) + len(self.saved) + len(self.stored)
 
 
 def read_inputs(

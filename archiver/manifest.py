@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError
+from .errors import ManifestError, UsageError
 from .models import AssetKind, Clip, Task
 
-__all__ = ["FileRow", "Manifest", "STATE_DIR", "TaskState"]
+__all__ = ["FileRow", "Manifest", "STATE_DIR", "TaskState", "require_archive"]
 
 STATE_DIR = ".suno-archiver"
 DB_NAME = "archive.sqlite3"
@@ -87,6 +87,12 @@ class Manifest:
         except sqlite3.DatabaseError as exc:
             raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
         return cls(db)
+
+    @classmethod
+    def open_existing(cls, dest: Path) -> Manifest:
+        """The manifest of an archive that must exist already (status, verify, retag)."""
+        require_archive(dest)
+        return cls.open(dest)
 
     def close(self) -> None:
         self._db.close()
@@ -159,6 +165,21 @@ class Manifest:
             f"WHERE state IN ({marks}) ORDER BY task_id, clip_id, kind", wanted,
         )
         return [_file_row(row) for row in rows]
+
+    def done_files(self) -> list[tuple[FileRow, str]]:
+        """Every file in place, with its task id, in archive order."""
+        rows = self._db.execute(
+            "SELECT clip_id, kind, state, path, size, sha256, reason, attempts, task_id "
+            "FROM files WHERE state = 'done' ORDER BY task_id, clip_id, kind")
+        return [(_file_row(row[:8]), str(row[8])) for row in rows]
+
+    def reopen_file(self, clip_id: str, kind: AssetKind, task_id: str) -> None:
+        """Make a file that is no longer in place to be fetched again (verify --repair)."""
+        self._db.execute(
+            "UPDATE files SET state = 'pending', reason = 'repair', sha256 = NULL, size = NULL "
+            "WHERE clip_id = ? AND kind = ?", (clip_id, kind.value))
+        self._db.execute("UPDATE tasks SET state = ? WHERE task_id = ?",
+                         (TaskState.PENDING, task_id))
 
     def path_owner(self, path: str) -> str | None:
         row = self._db.execute("SELECT clip_id FROM files WHERE path = ?", (path,)).fetchone()
@@ -255,6 +276,11 @@ class Manifest:
             "UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE run_id = ?",
             (time.time(), exit_code, summary, run_id),
         )
+
+
+def require_archive(dest: Path) -> None:
+    if not (dest / STATE_DIR / DB_NAME).is_file():
+        raise UsageError(f"{dest}: no archive here (no {STATE_DIR}/{DB_NAME})")
 
 
 def _file_row(row: tuple[object, ...]) -> FileRow:

@@ -53,7 +53,10 @@ def plan_tasks(ctx: RunContext, inputs: Inputs) -> list[Planned]:
     """What this run must do, from the manifest alone (no network)."""
     config, manifest = ctx.config, ctx.manifest
     planned = [Planned(task_id, payload, saved=True) for task_id, payload in inputs.saved]
-    seen = {task_id for task_id, _ in inputs.saved}
+    for task_id in inputs.stored:
+        stored = manifest.task_json(task_id)
+        planned.append(Planned(task_id, json.loads(stored) if stored else None))
+    seen = {step.task_id for step in planned}
     names = list(inputs.task_ids)
     if config.pending:
         names += [task_id for task_id, _, _ in manifest.tasks_in(TaskState.PENDING,

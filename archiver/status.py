@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .errors import UsageError
-from .manifest import DB_NAME, STATE_DIR, Manifest
+from .manifest import Manifest
 
 __all__ = ["ArchiveStatus", "print_status", "read_status"]
 
@@ -26,9 +25,7 @@ class ArchiveStatus:
 
 
 def read_status(dest: Path) -> ArchiveStatus:
-    if not (dest / STATE_DIR / DB_NAME).exists():
-        raise UsageError(f"{dest}: no archive here (no {STATE_DIR}/{DB_NAME})")
-    manifest = Manifest.open(dest)
+    manifest = Manifest.open_existing(dest)
     try:
         return ArchiveStatus(dest=str(dest), **manifest.summary())
     finally:

@@ -325,3 +325,18 @@ def test_assets_selection_and_widening_it_later_needs_no_api(
     assert code == 0, err
     assert [r for r in demo_server.requests if r.server == "api"] == before
     assert len(list(dest.glob("*.mp4"))) == 2
+
+
+def test_audio_shorter_than_piapi_says_is_not_accepted(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    payload = load_sample("10")
+    clips = payload["data"]["output"]["clips"]
+    clip = clips[0] if isinstance(clips, list) else next(iter(clips.values()))
+    clip["metadata"]["duration"] = float(clip["metadata"]["duration"]) * 2  # served at 1x
+    demo_server.publish(payload)
+    code, _, err = _run(demo_server, tmp_path / "a", payload["data"]["task_id"])
+    assert code == 1
+    assert "audio is dead: audio is" in err and "PiAPI says" in err
+    assert len(list((tmp_path / "a").glob("*.mp3"))) == 1
+    assert not list((tmp_path / "a").rglob("*.part"))
