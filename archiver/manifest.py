@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,13 @@ class Manifest:
             "assets=excluded.assets, checked_at=excluded.checked_at",
             (task_id, state, error, assets, time.time()),
         )
+
+    def stored_tasks(self) -> Iterator[tuple[str, str, str]]:
+        """(task id, state, task JSON) of every task whose JSON is on record, oldest first."""
+        rows = self._db.execute(
+            "SELECT task_id, state, json FROM tasks WHERE json IS NOT NULL ORDER BY rowid")
+        for task_id, state, text in rows.fetchall():
+            yield str(task_id), str(state), str(text)
 
     def tasks_in(self, *states: str) -> list[tuple[str, str, str]]:
         marks = ",".join("?" * len(states))
