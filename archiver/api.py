@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -20,10 +21,11 @@ from .retry import RETRY_STATUSES, Backoff, RetryPolicy, Sleep, parse_retry_afte
 from .secret import ENV_KEY, Secret
 from .urls import host_of, same_origin
 
-__all__ = ["PiAPI", "RateLimiter", "TASK_PATH", "LEGACY_PATH"]
+__all__ = ["HISTORY_PATH", "LEGACY_PATH", "PiAPI", "RateLimiter", "TASK_PATH"]
 
 TASK_PATH = "/api/v1/task/{task_id}"
 LEGACY_PATH = "/api/suno/v1/music/{task_id}"
+HISTORY_PATH = "/api/open/tasks/histories"
 _MAX_REDIRECTS = 5
 _AUTH_CODES = (401, 403)
 
@@ -77,6 +79,15 @@ class PiAPI:
         if response.status_code == 404:
             raise TaskNotFound(task_id, "task not found (HTTP 404)")
         return self._payload(response, task_id)
+
+    async def get_history(
+        self, page: int, page_size: int, start: int | None = None, end: int | None = None
+    ) -> Any:
+        """One page of the account's task history (undocumented shape: see discover.py)."""
+        params = {"page": page, "page_size": page_size, "start_time": start, "end_time": end}
+        query = urlencode({key: value for key, value in params.items() if value is not None})
+        label = f"history page {page}"
+        return self._payload(await self._get(f"{HISTORY_PATH}?{query}", label), label)
 
     async def _get(self, path: str, task_id: str) -> httpx.Response:
         backoff = Backoff(self._policy, self._sleep)

@@ -11,8 +11,9 @@ from typing import Any, TextIO
 
 from . import __version__
 from .config import load_config
+from .discover import run_discover
 from .errors import ArchiverError, UsageError
-from .inputs import read_inputs
+from .inputs import Inputs, read_inputs
 from .lock import ArchiveLock
 from .manifest import STATE_DIR, Manifest, require_archive
 from .progress import JsonReporter, Reporter, TextReporter
@@ -24,7 +25,7 @@ from .verify import run_verify
 
 __all__ = ["main"]
 
-COMMANDS = ("archive", "status", "verify", "retag", "demo")
+COMMANDS = ("archive", "status", "verify", "retag", "discover", "demo")
 _TOP_LEVEL = {"-h", "--help", "--version"}
 
 
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     _common(retag)
     retag.add_argument("--id3-version", choices=("2.3", "2.4"), help="ID3 version (default 2.3)")
     retag.set_defaults(handler=_retag)
+    _discover_parser(commands.add_parser(
+        "discover", help="list the music task IDs in the account's PiAPI history"))
     demo = commands.add_parser("demo", help="archive the bundled samples from an embedded server")
     _common(demo, dest_default="suno-archive-demo")
     _output_options(demo)
@@ -88,11 +91,13 @@ def _common(parser: argparse.ArgumentParser, dest_default: str | None = None) ->
                         help="TOML config (default: $XDG_CONFIG_HOME/suno-archiver/config.toml)")
 
 
-def _output_options(parser: argparse.ArgumentParser) -> None:
+def _output_options(parser: argparse.ArgumentParser, *, json_events: bool = True) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    parser.add_argument("--json", action="store_true",
-                        help="one JSON event a line on stdout (errors also as text on stderr)")
+    if json_events:
+        parser.add_argument("--json", action="store_true",
+                            help="one JSON event a line on stdout (errors also as text on stderr)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(json=False)
 
 
 def _archive_parser(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +125,20 @@ def _archive_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-file", metavar="FILE",
                         help="write the IDs of the tasks that failed, for -i to read back")
     parser.set_defaults(handler=_archive)
+
+
+def _discover_parser(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    _output_options(parser, json_events=False)  # stdout carries the task IDs
+    parser.add_argument("--since", metavar="DATE", help="only tasks made on or after DATE")
+    parser.add_argument("--until", metavar="DATE", help="only tasks made on or before DATE")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME",
+                        help="only this model (repeatable; default: every music model)")
+    parser.add_argument("--max-pages", type=int, default=1000, metavar="N",
+                        help="stop after N pages of 100 (default 1000)")
+    parser.add_argument("--archive", action="store_true", help="archive what was found")
+    parser.add_argument("--base-url", metavar="URL", help="PiAPI base URL")
+    parser.set_defaults(handler=_discover)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,3 +192,14 @@ def _retag(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) ->
         print(f"error: {failure}", file=err)
     print(f"retagged {len(result.tagged)} files, {len(result.failed)} failed", file=err)
     return 1 if result.failed else 0
+
+
+def _discover(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    config = load_config(_flags(args), os.environ, args.config)
+    found = run_discover(config, args.since, args.until, args.model, args.max_pages, out)
+    if not args.quiet:
+        print(f"found {len(found)} music task{'s' if len(found) != 1 else ''}", file=err)
+    if not args.archive or not found:
+        return 0
+    inputs = Inputs(task_ids=tuple(entry.task_id for entry in found))
+    return run_archive(config, inputs, _reporter(args, out, err)).exit_code

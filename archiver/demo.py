@@ -9,6 +9,7 @@ origins, as PiAPI and Suno's CDN are. Tests script extra replies per path and re
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -17,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from .api import LEGACY_PATH, TASK_PATH
+from .api import HISTORY_PATH, LEGACY_PATH, TASK_PATH
 from .models import AssetKind, AssetState
 from .parse import parse_task
 from .samplemedia import cover_image, silent_mp3
@@ -77,6 +78,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]
+    query: str = ""
 
 
 class DemoServer:
@@ -108,13 +110,24 @@ class DemoServer:
         with self._lock:
             self._tasks[path] = body
 
+    def history_page(self, request_path: str) -> bytes:
+        """A page of the account's task history, in the wrapper shape documented by others."""
+        query = parse_qs(urlsplit(request_path).query)
+        page = int(query.get("page", ["1"])[0])
+        size = min(100, int(query.get("page_size", ["10"])[0]))
+        with self._lock:
+            tasks = [json.loads(body)["data"] for body in self._tasks.values()]
+        chunk = tasks[(page - 1) * size: page * size]
+        return json.dumps({"code": 200, "message": "success", "data": {
+            "data": chunk, "page": page, "size": size, "total": len(tasks)}}).encode()
+
     def cdn_path(self, original_url: str) -> str:
         parts = urlsplit(original_url)
         return f"/{parts.hostname}{parts.path}"
 
     def __enter__(self) -> DemoServer:
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -163,12 +176,17 @@ class DemoServer:
 
 
 def _media_for(kind: AssetKind, url: str, seed: str, seconds: float | None, video: bytes) -> bytes:
-    if kind is AssetKind.AUDIO:
-        return silent_mp3(seconds or 30.0)
     if kind is AssetKind.VIDEO:
         return video
-    fmt = "PNG" if url.lower().endswith(".png") else "JPEG"
-    return cover_image(seed, (1024, 1024), fmt)
+    return _made(kind, url.lower().endswith(".png"), seed, seconds)
+
+
+@functools.lru_cache(maxsize=256)
+def _made(kind: AssetKind, png: bool, seed: str, seconds: float | None) -> bytes:
+    """Media are deterministic: made once per process, however many servers start."""
+    if kind is AssetKind.AUDIO:
+        return silent_mp3(seconds or 30.0)
+    return cover_image(seed, (1024, 1024), "PNG" if png else "JPEG")
 
 
 def _url(server: ThreadingHTTPServer) -> str:
@@ -185,9 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib's name
         demo: DemoServer = self.server.demo  # type: ignore[attr-defined]
         role: str = self.server.role  # type: ignore[attr-defined]
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         with demo._lock:
-            demo.requests.append(Request(role, "GET", path, dict(self.headers.items())))
+            demo.requests.append(Request(role, "GET", path, dict(self.headers.items()), query))
             queue = demo.scripts.get(path)
             scripted = queue.pop(0) if queue else None
         if scripted is not None:
@@ -198,6 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._cdn(demo, path)
 
     def _api(self, demo: DemoServer, path: str) -> None:
+        if path == HISTORY_PATH:
+            self._send(200, demo.history_page(self.path), {"content-type": "application/json"})
+            return
         body = demo._tasks.get(path)
         if body is None:
             self._send(404, b'{"code": 404, "data": null, "message": "task not found"}',

@@ -20,7 +20,7 @@ from .models import Asset, AssetKind, AssetState, Clip, ClipStatus, Task, TaskSt
 from .redact import redact
 from .urls import never_download_reason
 
-__all__ = ["parse_task", "task_data"]
+__all__ = ["parse_task", "parse_timestamp", "task_data"]
 
 _GO_ZERO_YEAR = 1
 
@@ -127,7 +127,7 @@ def _clip(
         description=_text(meta.get("gpt_description_prompt")),
         duration=_seconds(meta.get("duration")),
         created_at=created_at,
-        created=_timestamp(created_at),
+        created=parse_timestamp(created_at),
         model=_text(obj.get("model_name")) or _text(obj.get("major_model_version")),
         error=error if status is ClipStatus.ERROR else "",
         audio=_asset(AssetKind.AUDIO, obj.get("audio_url"), status, error),
@@ -224,7 +224,7 @@ def _seconds(value: object) -> float | None:
     return seconds if math.isfinite(seconds) and 0 < seconds < 86_400 else None
 
 
-def _timestamp(text: str) -> datetime | None:
+def parse_timestamp(text: str) -> datetime | None:
     """RFC 3339 (with up to nanoseconds) or the naive `YYYY-MM-DD HH:MM:SS` form, as UTC."""
     cleaned = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in cleaned:  # Python parses at most microseconds; PiAPI sends nanoseconds

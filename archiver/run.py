@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from . import __version__
 from .api import PiAPI
+from .clients import http_client
 from .config import Config
 from .context import RunContext, RunStats
 from .download import Downloader, DownloadOptions
@@ -24,9 +24,6 @@ from .progress import Event, Level, Reporter
 from .secret import Secret
 
 __all__ = ["RunResult", "run_archive"]
-
-USER_AGENT = f"suno-archiver/{__version__}"
-
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
@@ -62,7 +59,7 @@ def _locked_run(
     transport: httpx.AsyncBaseTransport | None,
 ) -> RunResult:
     run_id = manifest.start_run()
-    client = _client(transport, follow=True, connections=config.jobs)
+    client = http_client(transport, follow=True, connections=config.jobs)
     downloader = Downloader(client, DownloadOptions(jobs=config.jobs, per_host=config.jobs))
     ctx = RunContext(config, manifest, reporter, downloader)
     for problem in inputs.errors:
@@ -96,7 +93,7 @@ async def _run(
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
-    api_client = _client(transport, follow=False, connections=ctx.config.api_jobs)
+    api_client = http_client(transport, follow=False, connections=ctx.config.api_jobs)
 
     api = PiAPI(api_client, ctx.config.base_url, key or ctx.config.key.resolve,
                 jobs=ctx.config.api_jobs, rate=ctx.config.api_rate)
@@ -106,19 +103,6 @@ async def _run(
             await archive_tasks(ctx, planned, api, workers)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-
-
-def _client(
-    transport: httpx.AsyncBaseTransport | None, *, follow: bool, connections: int
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=transport,
-        follow_redirects=follow,
-        timeout=httpx.Timeout(30.0, read=60.0),
-        limits=httpx.Limits(max_connections=connections * 2,
-                            max_keepalive_connections=connections * 2),
-        headers={"user-agent": USER_AGENT},
-    )
 
 
 def _check_dest(dest: Path) -> None:
