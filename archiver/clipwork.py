@@ -54,10 +54,11 @@ async def archive_clip(
     if not todo:
         return final
     job = _Job(ctx, task, clip, refresh)
-    cover = asyncio.create_task(_cover(job, AssetKind.IMAGE in todo))
-    await asyncio.gather(*(_media(job, kind, cover) for kind in todo
-                           if kind is not AssetKind.IMAGE))
-    await cover
+    async with asyncio.TaskGroup() as group:  # cancelling the clip cancels every part of it
+        cover = group.create_task(_cover(job, AssetKind.IMAGE in todo))
+        for kind in todo:
+            if kind is not AssetKind.IMAGE:
+                group.create_task(_media(job, kind, cover))
     _write_sidecar(job)
     if any(_is_done(ctx, clip, kind) for kind in todo):
         ctx.stats.clips_new += 1

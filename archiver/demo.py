@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -90,6 +91,7 @@ class DemoServer:
         self.scripts: dict[str, list[Reply]] = {}
         self.media: dict[str, bytes] = {}
         self.refused: dict[str, int] = {}  # CDN paths that answer like Suno's CDN does today
+        self.throttle: float | None = None  # CDN bytes per second per connection (tests)
         self._tasks: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._servers = [self._bind("api"), self._bind("cdn")]
@@ -251,7 +253,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        demo: DemoServer = self.server.demo  # type: ignore[attr-defined]
+        rate = demo.throttle if self.server.role == "cdn" else None  # type: ignore[attr-defined]
+        if not rate:
+            self.wfile.write(body)
+            return
+        step = max(1024, int(rate / 20))
+        for start in range(0, len(body), step):
+            self.wfile.write(body[start:start + step])
+            self.wfile.flush()
+            time.sleep(step / rate)
 
 
 def _byte_range(match: re.Match[str], size: int) -> tuple[int, int]:
