@@ -68,6 +68,8 @@ class TextReporter:
         self._total: tqdm[Any] | None = None
 
     def emit(self, event: Event) -> None:
+        if event.level is Level.SUMMARY:
+            self.close()  # the summary is the last line, below the finished bars
         if not self._wants(event.level):
             return
         prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: "}.get(event.level, "")
