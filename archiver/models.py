@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 __all__ = [
     "Asset",
@@ -15,6 +16,15 @@ __all__ = [
     "Task",
     "TaskStatus",
 ]
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _by_value(cls: type[_E], raw: object, unknown: _E) -> _E:
+    """The member spelled `raw`, whatever its case and surrounding space, else `unknown`."""
+    text = str(raw or "").strip().lower()
+    return next((member for member in cls if member.value == text), unknown)
 
 
 class TaskStatus(enum.Enum):
@@ -29,11 +39,7 @@ class TaskStatus(enum.Enum):
 
     @classmethod
     def parse(cls, raw: object) -> TaskStatus:
-        text = str(raw or "").strip().lower()
-        for status in cls:
-            if status.value == text:
-                return status
-        return cls.UNKNOWN
+        return _by_value(cls, raw, cls.UNKNOWN)
 
     @property
     def is_final(self) -> bool:
@@ -52,11 +58,7 @@ class ClipStatus(enum.Enum):
 
     @classmethod
     def parse(cls, raw: object) -> ClipStatus:
-        text = str(raw or "").strip().lower()
-        for status in cls:
-            if status.value == text:
-                return status
-        return cls.UNKNOWN
+        return _by_value(cls, raw, cls.UNKNOWN)
 
 
 class AssetKind(enum.Enum):
