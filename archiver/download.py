@@ -4,6 +4,15 @@ The checklist follows yt-dlp's http downloader: `Accept-Encoding: identity`, `Ra
 a `Content-Range` that must start at N (else restart from zero), 416 meaning "maybe already
 whole", and never a body shorter than announced. The client given here must never carry the
 API key: it is a separate pool from the API's.
+
+Two choices beyond that list:
+- A server that gzips the media anyway is decoded here (not by httpx), in bounded pieces, and a
+  gzip stream that stops before its end is a short body like any other. The file on disk is the
+  decoded media: that is what the `Content-Encoding` header says the resource is, and the only
+  thing the magic check and the tagger understand. A `Range` over the gzip bytes is useless to
+  us, so such a 206 restarts from zero.
+- The first bytes are checked as soon as they arrive, so an error page or the wrong kind of
+  file is dropped at once, not after the whole body.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +37,13 @@ __all__ = ["DownloadOptions", "Downloader", "Fetched"]
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.I)
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.I)
+_INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+_GZIP_OR_ZLIB = zlib.MAX_WBITS | 32  # zlib detects which of the two headers it is
+_INFLATE_PIECE = 256 * 1024  # most decoded bytes held at once, however well the input packs
 
 Progress = Callable[[int], None]
+"""Called with the change in the `.part`'s size: the counts of one `fetch()` always add up to
+the bytes on disk (a resumed part is reported at once, a restart is reported as a negative)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +62,33 @@ class Fetched:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, after: float | None = None) -> None:
+    """Worth another try; `restart` throws the `.part` away first."""
+
+    def __init__(self, reason: str, after: float | None = None, *, restart: bool = False) -> None:
         super().__init__(reason)
         self.after = after
+        self.restart = restart
+
+
+class _Rejected(Exception):
+    """The body is not the file (wrong kind, empty, too big): a dead asset, `.part` deleted."""
+
+
+class _Complete(Exception):
+    """416 for a part that already holds the whole file."""
+
+
+class _Tracker:
+    """Turns the `.part`'s size into the deltas the Progress callback expects."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self.size = 0
+
+    def to(self, size: int) -> None:
+        if size != self.size and self._progress is not None:
+            self._progress(size - self.size)
+        self.size = size
 
 
 class Downloader:
@@ -69,17 +108,24 @@ class Downloader:
         """Bring `url` into `part` (resuming what is there) and check it is `kind` media."""
         host = host_of(url)
         backoff = Backoff(self._options.policy, self._sleep)
+        track = _Tracker(progress)
+        furthest, tries = _size(part), 0
         while True:
+            tries += 1
             try:
                 async with self._slot(host):
-                    size = await self._transfer(url, part, progress or _ignore)
-                break
+                    size = await self._transfer(url, part, kind, track)
+                return Fetched(part, size, _media(part, kind))
+            except _Rejected as rejected:
+                _discard(part, track)
+                raise DeadAsset(host, str(rejected)) from None
             except _Retry as retry:
+                if retry.restart:
+                    _discard(part, track)
+                if track.size > furthest:  # new bytes: only tries in a row that bring none count
+                    furthest, backoff = track.size, Backoff(self._options.policy, self._sleep)
                 if not await backoff.wait(retry.after):
-                    raise TransferError(
-                        host, f"{retry} (gave up after {backoff.tries} tries)"
-                    ) from None
-        return Fetched(part, size, _check(part, kind, host))
+                    raise TransferError(host, f"{retry} (gave up after {tries} tries)") from None
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
@@ -87,104 +133,178 @@ class Downloader:
         async with per_host, self._global:
             yield
 
-    async def _transfer(self, url: str, part: Path, progress: Progress) -> int:
-        offset = part.stat().st_size if part.exists() else 0
+    async def _transfer(self, url: str, part: Path, kind: AssetKind, track: _Tracker) -> int:
+        offset = _size(part)
+        track.to(offset)
         headers = {"accept-encoding": "identity"}
         if offset:
             headers["range"] = f"bytes={offset}-"
         self.requests += 1
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
-                offset, expected = await _start(response, part, offset, host_of(url))
-                received = await self._body(response, part, offset, progress)
+            # Redirects are followed whatever the client's default: CDNs hand out 302s.
+            async with self._client.stream(
+                "GET", url, headers=headers, follow_redirects=True
+            ) as response:
+                offset, expected = await _start(response, offset, self._options.max_bytes)
+                size = await self._body(response, part, offset, kind, track)
         except httpx.TooManyRedirects:
             raise DeadAsset(host_of(url), "too many redirects") from None
         except httpx.UnsupportedProtocol:
             raise DeadAsset(host_of(url), "redirected to a non-http(s) URL") from None
+        except httpx.InvalidURL:
+            raise DeadAsset(host_of(url), "not a valid URL") from None
         except httpx.TransportError as exc:
             raise _Retry(f"connection broke: {type(exc).__name__}") from None
-        except _Complete as whole:
-            return whole.size
-        size = offset + received
-        if expected is not None and size != expected:
-            if size > expected:
-                part.unlink(missing_ok=True)
+        except _Complete:
+            return offset
+        if expected is not None and size < expected:
             raise _Retry(f"body ended at {size} of {expected} bytes")
         return size
 
     async def _body(
-        self, response: httpx.Response, part: Path, offset: int, progress: Progress
+        self, response: httpx.Response, part: Path, offset: int, kind: AssetKind,
+        track: _Tracker
     ) -> int:
-        received = 0
+        """Write the body from `offset` on; return the size of the part."""
+        size = offset
         with open(part, "r+b" if offset else "wb") as out:
             out.seek(offset)
             out.truncate()
-            async for chunk in response.aiter_bytes():
+            track.to(offset)
+            async for chunk in _decoded(response):
                 out.write(chunk)
-                received += len(chunk)
-                progress(len(chunk))
-                if offset + received > self._options.max_bytes:
-                    out.close()
-                    part.unlink(missing_ok=True)
-                    raise DeadAsset(host_of(str(response.url)),
-                                    f"larger than the {self._options.max_bytes} byte limit")
-        return received
+                size += len(chunk)
+                track.to(size)
+                if size > self._options.max_bytes:
+                    raise _Rejected(_too_big(self._options.max_bytes))
+                if size - len(chunk) < SNIFF_BYTES <= size:  # judge the head as it arrives
+                    out.flush()
+                    _media(part, kind)
+        return size
 
 
-class _Complete(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-async def _start(
-    response: httpx.Response, part: Path, offset: int, host: str
-) -> tuple[int, int | None]:
+async def _start(response: httpx.Response, offset: int, max_bytes: int) -> tuple[int, int | None]:
     """Decide from the status line where writing starts, and how big the file must end up."""
     status = response.status_code
-    encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
-    if status == 200:
-        length = None if encoded else _int(response.headers.get("content-length"))
-        return 0, length  # a 200 to a Range request means "ignored": start again from zero
-    if status == 206 and not encoded:
-        match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
-        if match and int(match[1]) == offset:
-            total = None if match[3] == "*" else int(match[3])
-            return offset, total
-        part.unlink(missing_ok=True)
-        raise _Retry("server sent the wrong byte range")
+    encoding = _encoding(response)
+    if status in (200, 206) and encoding not in _INFLATABLE | {""}:
+        raise DeadAsset(host_of(str(response.url)), f"served with Content-Encoding {encoding}")
+    if status == 200:  # to a Range request this means "ignored": start again from zero
+        return 0, _limited(None if encoding else _int(response.headers.get("content-length")),
+                           max_bytes)
+    if status == 206:
+        return _partial(response, offset, max_bytes, encoding)
     if status == 416 and offset:
         match = _UNSATISFIED_RANGE.match(response.headers.get("content-range", ""))
         if match and int(match[1]) == offset:
-            raise _Complete(offset)
-        part.unlink(missing_ok=True)
-        raise _Retry("server refused the resume range")
+            raise _Complete
+        raise _Retry("server refused the resume range", restart=True)
     if status in RETRY_STATUSES:
         raise _Retry(f"HTTP {status}", parse_retry_after(response.headers.get("retry-after")))
-    await response.aread()
-    raise DeadAsset(host, f"HTTP {status}{_why(response)}")
+    raise DeadAsset(host_of(str(response.url)), f"HTTP {status}{await _why(response)}")
 
 
-def _why(response: httpx.Response) -> str:
-    text = " ".join(response.text[:200].split())
+def _partial(
+    response: httpx.Response, offset: int, max_bytes: int, encoding: str
+) -> tuple[int, int | None]:
+    if encoding:
+        raise _Retry("server sent a byte range of compressed data", restart=True)
+    match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+    if not match or int(match[1]) != offset:
+        raise _Retry("server sent the wrong byte range", restart=True)
+    # The whole size when the server knows it; else at least to the end of this range.
+    return offset, _limited(int(match[2]) + 1 if match[3] == "*" else int(match[3]), max_bytes)
+
+
+def _limited(expected: int | None, max_bytes: int) -> int | None:
+    if expected is not None and expected > max_bytes:
+        raise _Rejected(_too_big(max_bytes))
+    return expected
+
+
+def _too_big(max_bytes: int) -> str:
+    return f"larger than the {max_bytes} byte limit"
+
+
+def _encoding(response: httpx.Response) -> str:
+    """The Content-Encoding, "" for none."""
+    value = response.headers.get("content-encoding", "").strip().lower()
+    return "" if value == "identity" else value
+
+
+async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as the file's bytes: raw, or inflated when the server compressed it anyway."""
+    if not _encoding(response):
+        async for chunk in response.aiter_raw():
+            yield chunk
+        return
+    inflater = _Inflater()
+    async for chunk in response.aiter_raw():
+        for piece in inflater.feed(chunk):
+            yield piece
+    if not inflater.finished:
+        raise _Retry("compressed body ended early")
+
+
+class _Inflater:
+    """gzip (members one after another) or zlib data, decoded a bounded piece at a time."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(_GZIP_OR_ZLIB)
+
+    @property
+    def finished(self) -> bool:
+        return self._zlib.eof
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            while data:
+                if self._zlib.eof:  # the next gzip member
+                    self._zlib = zlib.decompressobj(_GZIP_OR_ZLIB)
+                piece = self._zlib.decompress(data, _INFLATE_PIECE)
+                if piece:
+                    yield piece
+                # Output zlib holds back comes out first on the next call: a member's end
+                # (its trailer) cannot be consumed before all of its output is out.
+                data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
+        except zlib.error as exc:
+            raise _Retry(f"corrupt compressed body: {exc}", restart=True) from None
+
+
+async def _why(response: httpx.Response) -> str:
+    """A short, readable excerpt of an error body (read no further than needed)."""
+    if _encoding(response):
+        return ""
+    head = await anext(response.aiter_raw(), b"")  # one read is plenty for an excerpt
+    text = " ".join(head[:200].decode("utf-8", "replace").split())
     return f" ({text[:60]})" if text and not text.startswith("<") else ""
 
 
-def _check(part: Path, kind: AssetKind, host: str) -> MediaType:
+def _media(part: Path, kind: AssetKind) -> MediaType:
+    """What the part is, judged by its first bytes; `_Rejected` unless it is `kind` media."""
     with open(part, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     media = sniff(head)
     if media in ACCEPTED[kind]:
         return media
-    part.unlink(missing_ok=True)
+    if not head:
+        raise _Rejected(f"an empty body instead of {kind.value}")
     if media is MediaType.HTML:
-        raise DeadAsset(host, f"an error page instead of {kind.value}")
-    raise DeadAsset(host, f"not {kind.value} media (starts with {describe(head)})")
+        raise _Rejected(f"an error page instead of {kind.value}")
+    raise _Rejected(f"not {kind.value} media (starts with {describe(head)})")
+
+
+def _discard(part: Path, track: _Tracker) -> None:
+    part.unlink(missing_ok=True)
+    track.to(0)
+
+
+def _size(part: Path) -> int:
+    try:
+        return part.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
-
-
-def _ignore(_: int) -> None:
-    return None

@@ -34,7 +34,7 @@ SNIFF_BYTES = 64
 
 def sniff(head: bytes) -> MediaType:
     """Classify a file from (at least) its first 64 bytes."""
-    if head.startswith(b"ID3") or _mpeg_sync(head):
+    if _id3(head) or _mpeg_sync(head):
         return MediaType.MP3
     if head[4:8] == b"ftyp":
         return MediaType.MP4
@@ -49,17 +49,27 @@ def sniff(head: bytes) -> MediaType:
     return MediaType.UNKNOWN
 
 
+def _id3(head: bytes) -> bool:
+    # "ID3", a major version that exists (2.2, 2.3, 2.4), a revision byte that is not 0xFF.
+    return head.startswith(b"ID3") and len(head) >= 5 and head[3] in (2, 3, 4) and head[4] != 0xFF
+
+
 def _mpeg_sync(head: bytes) -> bool:
-    # 11 set sync bits, a valid version (not 01) and layer (not 00), bitrate index not 1111.
+    # 11 set sync bits, a valid version (not 01), Layer III (01: a Layer I/II stream is not an
+    # mp3, and FF FF ... filler would pass as Layer I), a bitrate index that is not 1111 and
+    # a sample rate index that is not the reserved 11.
     if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
         return False
-    version, layer, bitrate = (head[1] >> 3) & 3, (head[1] >> 1) & 3, head[2] >> 4
-    return version != 1 and layer != 0 and bitrate != 0xF
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, sample_rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer == 1 and bitrate != 0xF and sample_rate != 3
 
 
 def _markup(head: bytes) -> bool:
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<error", b"{"))
+    # No media format starts with "<" or "{": any markup (HTML, an S3 XML <Error>, a <title>
+    # without a doctype) or a JSON object is a server talking about the file, not the file.
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return text.startswith((b"<", b"{"))
 
 
 def describe(head: bytes) -> str:

@@ -7,6 +7,8 @@ server, the first path segment names the mode and the rest names a body added wi
     /ok/NAME               honours Range (206 + Content-Range, 416 `bytes */SIZE` past the end)
     /drop/NAME?at=N&times=K    the first K answers (default 1) stop after N body bytes
                            (default half) and close; later ones behave like /ok
+    /drop/NAME?pos=P&times=K   the same, but they stop at byte P of the file, wherever they began
+    /capped/NAME?max=N     206 with at most N bytes to any request, as CDNs that cut ranges do
     /no-range/NAME         ignores Range: always 200 and the whole body
     /wrong-range/NAME      answers a Range with 206 `bytes 0-…`, not the offset asked
     /short/NAME?extra=N    claims N more bytes than it has (also in Content-Range), then closes
@@ -18,9 +20,13 @@ server, the first path segment names the mode and the rest names a body added wi
     /redirect/?to=URL      302 to URL (another instance = another origin; ftp:// works too)
     /loop/NAME             302 to itself, for ever
     /slow/NAME?chunk=N&delay=S   dribbles N bytes (default 4096) every S seconds (0.002)
-    /gzip/NAME             Content-Encoding: gzip over the whole body, Range ignored
+    /gzip/NAME?chunk=N&delay=S   Content-Encoding: gzip over the whole body, Range ignored;
+                           with `chunk`, the gzip bytes are dribbled N at a time
     /gzip-cut/NAME         gzip without Content-Length, cut half-way, then closes
     /gzip-206/NAME         gzip, and a Range is applied to the gzip bytes (206)
+    /gzip-multi/NAME       gzip as two members, one after the other (as `cat a.gz b.gz`)
+    /gzip-corrupt/NAME     gzip whose deflate data is damaged half-way
+    /encoded/NAME?as=br    the body as it is, labelled with that Content-Encoding
     /chunked-drop/NAME?at=N&times=K    chunked; the first K answers close before the last chunk
     /empty/NAME            200 with an empty body
     /no-length/NAME        200 without Content-Length; the end is the connection closing
@@ -33,6 +39,7 @@ handlers running at once is the number of open connections. Stateful modes count
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socketserver
 import threading
@@ -40,8 +47,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from io import BufferedIOBase
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["BytesBody", "FaultServer", "LazyBody", "Recorded"]
@@ -115,14 +123,22 @@ class Recorded:
 class _Exchange:
     """One request on one connection, and the means to answer (or break) it."""
 
-    def __init__(self, server: FaultServer, out: BinaryIO, request: Recorded) -> None:
+    def __init__(self, server: FaultServer, out: BufferedIOBase, request: Recorded) -> None:
         self.server = server
         self.out = out
         self.request = request
+        self._host = request.headers.get("host", "").rsplit(":", 1)[0]
+        self._open = True
+        server.opened(self._host)
         parts = urlsplit(request.target)
         self.query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         self.mode, _, self.name = parts.path.lstrip("/").partition("/")
         self.hit = server.count_hit(request.target)
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self.server.closed(self._host)
 
     def number(self, key: str, default: float) -> float:
         return float(self.query.get(key, default))
@@ -140,28 +156,29 @@ class _Exchange:
         return int(first) if first.isdigit() else None
 
     def head(self, status: int, headers: dict[str, object]) -> None:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Whatever')}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines += ["Connection: close", "", ""]
-        self.out.write("\r\n".join(lines).encode("latin-1"))
+        self.out.write(_status_and_headers(status, headers))
 
     def whole(self, status: int, data: bytes, ctype: str = "text/plain",
               **extra: object) -> None:
-        self.head(status, {"Content-Type": ctype, "Content-Length": len(data), **extra})
-        self.out.write(data)
+        head = _status_and_headers(
+            status, {"Content-Type": ctype, "Content-Length": len(data), **extra})
+        self.release()  # see send()
+        self.out.write(head + data)
 
     def send(self, chunks: Iterator[bytes], cut: int | None = None, delay: float = 0) -> None:
         """Write the chunks; with `cut`, stop after that many bytes (the caller then closes)."""
         sent = 0
-        for chunk in chunks:
+        for chunk, last in _marking_last(chunks):
             piece = chunk if cut is None else chunk[:max(0, cut - sent)]
-            self.out.write(piece)
             sent += len(piece)
-            if delay:
-                self.out.flush()
-                time.sleep(delay)
-            if cut is not None and sent >= cut:
+            if last or (cut is not None and sent >= cut):
+                # Stop counting this connection before its last byte: once the client has that
+                # byte it may open the next connection, and must not be counted twice.
+                self.release()
+                self.out.write(piece)
                 return
+            self.out.write(piece)
+            time.sleep(delay)
 
     def ranged(self, *, honour: bool = True, claim: int | None = None,
                cut: int | None = None, delay: float = 0) -> None:
@@ -181,15 +198,32 @@ class _Exchange:
         self.send(body.chunks(first, min(size, body.size)), cut, delay)
 
 
+def _status_and_headers(status: int, headers: dict[str, object]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Whatever')}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += ["Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1")
+
+
 def _ok(ex: _Exchange) -> None:
     ex.ranged()
 
 
 def _drop(ex: _Exchange) -> None:
-    if ex.hit <= ex.number("times", 1):
-        ex.ranged(cut=int(ex.number("at", ex.body.size // 2)))
-    else:
+    if ex.hit > ex.number("times", 1):
         ex.ranged()
+    elif "pos" in ex.query:
+        ex.ranged(cut=max(0, int(ex.query["pos"]) - (ex.range_start or 0)))
+    else:
+        ex.ranged(cut=int(ex.number("at", ex.body.size // 2)))
+
+
+def _capped(ex: _Exchange) -> None:
+    size, start = ex.body.size, ex.range_start or 0
+    stop = min(size, start + int(ex.number("max", 65536)))
+    ex.head(206, {"Content-Length": stop - start,
+                  "Content-Range": f"bytes {start}-{stop - 1}/{size}"})
+    ex.send(ex.body.chunks(start, stop))
 
 
 def _no_range(ex: _Exchange) -> None:
@@ -249,7 +283,8 @@ def _slow(ex: _Exchange) -> None:
     piece = int(ex.number("chunk", 4096))
     body = ex.body
     start = ex.range_start or 0
-    chunks = (b for at in range(start, body.size, piece) for b in body.chunks(at, min(body.size, at + piece)))
+    chunks = (b for at in range(start, body.size, piece)
+              for b in body.chunks(at, min(body.size, at + piece)))
     if ex.range_start is not None:
         ex.head(206, {"Content-Length": body.size - start,
                       "Content-Range": f"bytes {start}-{body.size - 1}/{body.size}"})
@@ -263,7 +298,15 @@ def _gzipped(ex: _Exchange) -> bytes:
 
 
 def _gzip(ex: _Exchange) -> None:
-    ex.whole(200, _gzipped(ex), "audio/mpeg", **{"Content-Encoding": "gzip"})
+    packed = _gzipped(ex)
+    if "chunk" not in ex.query:
+        ex.whole(200, packed, "audio/mpeg", **{"Content-Encoding": "gzip"})
+        return
+    piece = int(ex.query["chunk"])
+    ex.head(200, {"Content-Type": "audio/mpeg", "Content-Encoding": "gzip",
+                  "Content-Length": len(packed)})
+    ex.send((packed[at:at + piece] for at in range(0, len(packed), piece)),
+            delay=ex.number("delay", 0.001))
 
 
 def _gzip_cut(ex: _Exchange) -> None:
@@ -279,7 +322,27 @@ def _gzip_206(ex: _Exchange) -> None:
         _gzip(ex)
         return
     ex.whole(206, packed[start:], "audio/mpeg", **{
-        "Content-Encoding": "gzip", "Content-Range": f"bytes {start}-{len(packed) - 1}/{len(packed)}"})
+        "Content-Encoding": "gzip",
+        "Content-Range": f"bytes {start}-{len(packed) - 1}/{len(packed)}"})
+
+
+def _gzip_multi(ex: _Exchange) -> None:
+    data = b"".join(ex.body.chunks(0, ex.body.size))
+    half = len(data) // 2
+    packed = gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0)
+    ex.whole(200, packed, "audio/mpeg", **{"Content-Encoding": "gzip"})
+
+
+def _gzip_corrupt(ex: _Exchange) -> None:
+    packed = bytearray(_gzipped(ex))
+    middle = len(packed) // 2
+    packed[middle:middle + 16] = b"\xff" * 16
+    ex.whole(200, bytes(packed), "audio/mpeg", **{"Content-Encoding": "gzip"})
+
+
+def _encoded(ex: _Exchange) -> None:
+    data = b"".join(ex.body.chunks(0, ex.body.size))
+    ex.whole(200, data, "audio/mpeg", **{"Content-Encoding": ex.query["as"]})
 
 
 def _chunked_drop(ex: _Exchange) -> None:
@@ -315,10 +378,11 @@ def _endless(ex: _Exchange) -> None:
 
 
 MODES: dict[str, Callable[[_Exchange], None]] = {
-    "ok": _ok, "drop": _drop, "no-range": _no_range, "wrong-range": _wrong_range,
+    "ok": _ok, "drop": _drop, "capped": _capped, "no-range": _no_range, "wrong-range": _wrong_range,
     "short": _short, "416-complete": _416_complete, "html": _html, "status": _status,
     "503-then-ok": _503_then_ok, "429": _429, "redirect": _redirect, "loop": _loop,
     "slow": _slow, "gzip": _gzip, "gzip-cut": _gzip_cut, "gzip-206": _gzip_206,
+    "gzip-multi": _gzip_multi, "gzip-corrupt": _gzip_corrupt, "encoded": _encoded,
     "chunked-drop": _chunked_drop, "empty": _empty, "no-length": _no_length,
     "endless": _endless,
 }
@@ -334,22 +398,20 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         fault = self.server.fault
         fault.record(request)
-        with fault.connection(request.headers.get("host", "")):
-            try:
-                exchange = _Exchange(fault, self.wfile, request)
-                MODES[exchange.mode](exchange)
-                self.wfile.flush()
-            except OSError:
-                return  # the client hung up (as it should, e.g. past max_bytes)
+        exchange = _Exchange(fault, self.wfile, request)
+        try:
+            MODES[exchange.mode](exchange)
+        except OSError:
+            return  # the client hung up (as it should, e.g. past max_bytes)
+        finally:
+            exchange.release()
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
 
-def _read_request(rfile: BinaryIO) -> Recorded | None:
+def _read_request(rfile: BufferedIOBase) -> Recorded | None:
     line = rfile.readline(65536).decode("latin-1").strip()
     if not line:
         return None
@@ -380,7 +442,8 @@ class FaultServer:
         self._lock = threading.Lock()
         self._tcp = _TCPServer(("127.0.0.1", 0), _Handler)
         self._tcp.fault = self
-        self._thread = threading.Thread(target=self._tcp.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._tcp.serve_forever, args=(0.02,),
+                                        daemon=True)
 
     @property
     def port(self) -> int:
@@ -401,16 +464,13 @@ class FaultServer:
             self._hits[target] += 1
             return self._hits[target]
 
-    def connection(self, host: str) -> _Open:
-        return _Open(self, host.rsplit(":", 1)[0])
-
-    def _enter(self, host: str) -> None:
+    def opened(self, host: str) -> None:
         with self._lock:
             self._active[host] += 1
             self.peak_by_host[host] = max(self.peak_by_host[host], self._active[host])
             self.peak = max(self.peak, sum(self._active.values()))
 
-    def _leave(self, host: str) -> None:
+    def closed(self, host: str) -> None:
         with self._lock:
             self._active[host] -= 1
 
@@ -425,13 +485,12 @@ class FaultServer:
         self._thread.join(timeout=5)
 
 
-class _Open:
-    def __init__(self, server: FaultServer, host: str) -> None:
-        self._server = server
-        self._host = host
 
-    def __enter__(self) -> None:
-        self._server._enter(self._host)
-
-    def __exit__(self, *_: object) -> None:
-        self._server._leave(self._host)
+def _marking_last(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
+    previous: bytes | None = None
+    for chunk in chunks:
+        if previous is not None:
+            yield previous, False
+        previous = chunk
+    if previous is not None:
+        yield previous, True
