@@ -72,7 +72,8 @@ def test_pages_an_odd_shape_a_429_and_an_empty_last_page(
         _page([_task(IDS[1]), _task(IDS[2], "music-u")]),
         Reply(429, b"slow down", {"retry-after": "0"}),
         Reply(200, json.dumps(odd).encode()),
-        _page([_task(IDS[4], "music-s", "generate_music_custom"), _task(IDS[5], "luma", "video_generation")]),
+        _page([_task(IDS[4], "music-s", "generate_music_custom"),
+               _task(IDS[5], "luma", "video_generation")]),
         _page([]),
     )
     code, out, _ = _discover(demo_server, tmp_path)
