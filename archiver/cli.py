@@ -13,6 +13,7 @@ from . import __version__
 from .config import load_config
 from .discover import run_discover
 from .errors import ArchiverError, UsageError
+from .gallery import write_gallery
 from .inputs import Inputs, read_inputs
 from .lock import ArchiveLock
 from .manifest import STATE_DIR, Manifest, require_archive
@@ -25,7 +26,7 @@ from .verify import run_verify
 
 __all__ = ["main"]
 
-COMMANDS = ("archive", "status", "verify", "retag", "discover", "demo")
+COMMANDS = ("archive", "status", "verify", "retag", "index", "discover", "demo")
 _TOP_LEVEL = {"-h", "--help", "--version"}
 
 
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     _common(retag)
     retag.add_argument("--id3-version", choices=("2.3", "2.4"), help="ID3 version (default 2.3)")
     retag.set_defaults(handler=_retag)
+    index = commands.add_parser("index", help="rewrite the gallery (index.html, playlist.m3u8)")
+    _common(index)
+    index.set_defaults(handler=_index)
     _discover_parser(commands.add_parser(
         "discover", help="list the music task IDs in the account's PiAPI history"))
     demo = commands.add_parser("demo", help="archive the bundled samples from an embedded server")
@@ -203,3 +207,15 @@ def _discover(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
         return 0
     inputs = Inputs(task_ids=tuple(entry.task_id for entry in found))
     return run_archive(config, inputs, _reporter(args, out, err)).exit_code
+
+
+def _index(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    config = load_config(_flags(args), os.environ, args.config)
+    manifest = Manifest.open_existing(config.dest)
+    try:
+        result = write_gallery(config.dest, manifest)
+    finally:
+        manifest.close()
+    print(f"wrote {result.index} and {result.playlist} ({result.clips} clips, "
+          f"{result.thumbnails_made} new thumbnails)", file=err)
+    return 0

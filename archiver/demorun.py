@@ -64,6 +64,7 @@ def _report(dest: Path, results: list[tuple[Sample, str]], err: TextIO) -> int:
     kinds = Counter(path.suffix for path in dest.iterdir() if path.is_file())
     listing = ", ".join(f"{count} {suffix.lstrip('.')}" for suffix, count in sorted(kinds.items()))
     print(f"\ndemo: the archive is in {dest.resolve()} ({listing})", file=err)
+    print(f"demo: browse it: open {(dest / 'index.html').resolve().as_uri()}", file=err)
     if mismatches:
         print(f"demo: {mismatches} sample(s) did not end as expected", file=err)
         return 1

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
-__all__ = ["digest"]
+__all__ = ["digest", "write_atomic"]
 
 _CHUNK = 1 << 20
 
@@ -19,3 +20,10 @@ def digest(path: Path) -> tuple[int, str]:
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through `NAME.tmp` and a rename, so a reader never sees half a file."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

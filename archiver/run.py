@@ -16,6 +16,7 @@ from .config import Config
 from .context import RunContext, RunStats
 from .download import Downloader, DownloadOptions
 from .errors import Interrupted, UsageError
+from .gallery import write_gallery
 from .inputs import Inputs
 from .lock import ArchiveLock
 from .manifest import STATE_DIR, Manifest
@@ -73,6 +74,8 @@ def _locked_run(
     except (KeyboardInterrupt, asyncio.CancelledError):
         manifest.finish_run(run_id, Interrupted.exit_code, "interrupted")
         raise Interrupted("interrupted; partial downloads are kept for the next run") from None
+    if planned or inputs.errors:  # the archive may have changed: show it as it is now
+        _write_gallery(ctx)
     exit_code = 1 if ctx.stats.errors else 0
     summary = ctx.stats.line()
     reporter.emit(Event("summary", Level.SUMMARY, summary, ctx.stats.as_dict()))
@@ -103,6 +106,16 @@ async def _run(
             await archive_tasks(ctx, planned, api, workers)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _write_gallery(ctx: RunContext) -> None:
+    try:
+        result = write_gallery(ctx.config.dest, ctx.manifest)
+    except OSError as exc:  # the archive is fine; only its index could not be written
+        ctx.warn("gallery_failed", f"could not write the gallery: {exc.strerror or exc}")
+        return
+    ctx.info("gallery_written", f"gallery: {result.index} ({result.clips} clips)",
+             path=str(result.index), clips=result.clips)
 
 
 def _check_dest(dest: Path) -> None:

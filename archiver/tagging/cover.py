@@ -30,10 +30,14 @@ _SIXTEEN_BIT_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
-def make_cover(data: bytes) -> bytes:
-    """The thumbnail of the picture in `data`, as JPEG bytes; `CoverError` says why not."""
+def make_cover(data: bytes, max_side: int = MAX_SIDE) -> bytes:
+    """The thumbnail of the picture in `data`, as JPEG bytes; `CoverError` says why not.
+
+    `max_side` bounds the longest side: MAX_SIDE for the embedded cover, smaller for the
+    gallery's thumbnails (a big JPEG is then decoded at a fraction of its size).
+    """
     try:
-        return _thumbnail(data)
+        return _thumbnail(data, max_side)
     except Image.DecompressionBombError as exc:
         raise CoverError(f"cover refused, too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -43,15 +47,15 @@ def make_cover(data: bytes) -> bytes:
         raise CoverError(f"cover is truncated or corrupt: {exc}") from exc
 
 
-def _thumbnail(data: bytes) -> bytes:
+def _thumbnail(data: bytes, max_side: int) -> bytes:
     with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
         _refuse_bomb(image)
-        # a big JPEG decodes straight to 1/2, 1/4 or 1/8 scale, never below MAX_SIDE
-        image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+        # a big JPEG decodes straight to 1/2, 1/4 or 1/8 scale, never below max_side
+        image.draft("RGB", (max_side, max_side))
         image.load()
         upright = ImageOps.exif_transpose(image)
         picture = _to_rgb(upright if upright is not None else image)
-    picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return _encode(picture)
 
 
