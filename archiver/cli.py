@@ -11,18 +11,13 @@ from typing import Any, TextIO
 
 from . import __version__
 from .config import load_config
-from .discover import run_discover
 from .errors import ArchiverError, UsageError
-from .gallery import write_gallery
 from .inputs import Inputs, read_inputs
-from .lock import ArchiveLock
-from .manifest import STATE_DIR, Manifest, require_archive
 from .progress import JsonReporter, Reporter, TextReporter
-from .retag import retag_archive
 from .run import run_archive
-from .status import print_status, read_status
-from .tagging import TagOptions
-from .verify import run_verify
+
+# The other commands' modules are imported by their handlers: a cron run that has nothing
+# to do should not pay for loading the gallery, discover or retag (bench/: no-op rerun).
 
 __all__ = ["main"]
 
@@ -166,6 +161,8 @@ def _archive(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) 
 
 
 def _status(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .status import print_status, read_status
+
     config = load_config(_flags(args), os.environ, args.config)
     print_status(read_status(config.dest), out, args.json)
     return 0
@@ -178,27 +175,27 @@ def _demo(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> 
 
 
 def _verify(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .verify import run_verify
+
     config = load_config(_flags(args), os.environ, args.config)
     return run_verify(config, args.repair, _reporter(args, out, err), out)
 
 
 def _retag(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    config = load_config(_flags(args), os.environ, args.config)
-    options = TagOptions(album=config.album, id3_version=config.id3_version)
-    require_archive(config.dest)
-    with ArchiveLock(config.dest / STATE_DIR / "lock"):
-        manifest = Manifest.open_existing(config.dest)
-        try:
-            result = retag_archive(config.dest, manifest, options)
-        finally:
-            manifest.close()
-    for failure in result.failed:
-        print(f"error: {failure}", file=err)
-    print(f"retagged {len(result.tagged)} files, {len(result.failed)} failed", file=err)
-    return 1 if result.failed else 0
+    from .retag import run_retag
+
+    return run_retag(load_config(_flags(args), os.environ, args.config), err)
+
+
+def _index(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .gallery import run_index
+
+    return run_index(load_config(_flags(args), os.environ, args.config).dest, err)
 
 
 def _discover(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .discover import run_discover
+
     config = load_config(_flags(args), os.environ, args.config)
     found = run_discover(config, args.since, args.until, args.model, args.max_pages, out)
     if not args.quiet:
@@ -207,15 +204,3 @@ def _discover(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
         return 0
     inputs = Inputs(task_ids=tuple(entry.task_id for entry in found))
     return run_archive(config, inputs, _reporter(args, out, err)).exit_code
-
-
-def _index(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    config = load_config(_flags(args), os.environ, args.config)
-    manifest = Manifest.open_existing(config.dest)
-    try:
-        result = write_gallery(config.dest, manifest)
-    finally:
-        manifest.close()
-    print(f"wrote {result.index} and {result.playlist} ({result.clips} clips, "
-          f"{result.thumbnails_made} new thumbnails)", file=err)
-    return 0

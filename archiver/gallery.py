@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote, unquote
 
 from . import __version__
@@ -38,6 +38,7 @@ __all__ = [
     "GalleryResult",
     "make_thumbnail",
     "playlist_text",
+    "run_index",
     "style_tags",
     "write_gallery",
 ]
@@ -240,3 +241,15 @@ def make_thumbnail(data: bytes) -> bytes:
     return make_cover(data, max_side=THUMB_SIDE)
 
 
+
+
+def run_index(dest: Path, err: TextIO) -> int:
+    """`suno-archiver index`: rewrite the gallery and the playlist of an existing archive."""
+    manifest = Manifest.open_existing(dest)
+    try:
+        result = write_gallery(dest, manifest)
+    finally:
+        manifest.close()
+    print(f"wrote {result.index} and {result.playlist} ({result.clips} clips, "
+          f"{result.thumbnails_made} new thumbnails)", file=err)
+    return 0

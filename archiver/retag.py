@@ -13,16 +13,19 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
+from .config import Config
 from .errors import ArchiverError, TaggingError
 from .fileops import digest
-from .manifest import FileRow, Manifest
+from .lock import ArchiveLock
+from .manifest import STATE_DIR, FileRow, Manifest, require_archive
 from .models import AssetKind, Clip
 from .parse import parse_task
 from .tagging import TagOptions, make_cover, tag_file
 from .tagging.embedded import embedded_cover
 
-__all__ = ["RetagResult", "retag_archive"]
+__all__ = ["RetagResult", "retag_archive", "run_retag"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +88,19 @@ def _cover(dest: Path, manifest: Manifest, clip: Clip, media: Path) -> bytes | N
         except (OSError, ArchiverError):
             pass
     return embedded_cover(media)
+
+
+def run_retag(config: Config, err: TextIO) -> int:
+    """`suno-archiver retag`: every file, under the archive lock; 1 if any failed."""
+    options = TagOptions(album=config.album, id3_version=config.id3_version)
+    require_archive(config.dest)
+    with ArchiveLock(config.dest / STATE_DIR / "lock"):
+        manifest = Manifest.open_existing(config.dest)
+        try:
+            result = retag_archive(config.dest, manifest, options)
+        finally:
+            manifest.close()
+    for failure in result.failed:
+        print(f"error: {failure}", file=err)
+    print(f"retagged {len(result.tagged)} files, {len(result.failed)} failed", file=err)
+    return 1 if result.failed else 0

@@ -16,7 +16,6 @@ from .config import Config
 from .context import RunContext, RunStats
 from .download import Downloader, DownloadOptions
 from .errors import Interrupted, UsageError
-from .gallery import write_gallery
 from .inputs import Inputs
 from .lock import ArchiveLock
 from .manifest import STATE_DIR, Manifest
@@ -109,6 +108,8 @@ async def _run(
 
 
 def _write_gallery(ctx: RunContext) -> None:
+    from .gallery import write_gallery  # PIL and the page template: only after a change
+
     try:
         result = write_gallery(ctx.config.dest, ctx.manifest)
     except OSError as exc:  # the archive is fine; only its index could not be written
