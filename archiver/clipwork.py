@@ -2,31 +2,49 @@
 
 That order is the invariant of DESIGN.md: a final name always holds a complete, tagged file,
 and a `done` manifest row always names a file that is in place.
+
+A failed write (disk full, read-only...) is a StorageError naming the file; like every error
+that stops the run it leaves `archive_clip` bare, not in a task group. `.part` files are kept,
+but one that tagging left half-rewritten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .context import RunContext
 from .download import Fetched
-from .errors import CoverError, DeadAsset, TaggingError, TransferError
+from .errors import (
+    ArchiverError,
+    CoverError,
+    DeadAsset,
+    StorageError,
+    TaggingError,
+    TransferError,
+    first_error,
+    writing,
+)
 from .fileops import digest
 from .manifest import STATE_DIR
 from .models import AssetKind, AssetState, Clip, ClipStatus, Task
 from .naming import render, unique
-from .sidecar import write_sidecar
-from .tagging import TagOptions, make_cover, tag_file
+from .sidecar import sidecar_path, write_sidecar
+from .tagging import TagOptions, make_cover, picture_problem, tag_file
 
 __all__ = ["Refresh", "archive_clip"]
 
 Refresh = Callable[[str], Awaitable[Task | None]]  # fresh task JSON after a dead URL, or None
 DURATION_TOLERANCE = 0.10
 _MEDIA_EXT = {AssetKind.AUDIO: "mp3", AssetKind.VIDEO: "mp4", AssetKind.IMAGE: "jpg"}
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary())  # per run (each has its own loop): clip id → its lock
 
 
 @dataclass(slots=True)
@@ -41,7 +59,16 @@ class _Job:
 async def archive_clip(
     ctx: RunContext, task: Task, clip: Clip, refresh: Refresh | None = None
 ) -> bool:
-    """Fetch what is new for one clip; True when the clip is final (nothing left to wait for)."""
+    """Fetch what is new for one clip; True when the clip is final (nothing left to wait for).
+
+    One clip at a time under each id: a clip two tasks of the run list (a reused upload, a
+    hand-made JSON) would otherwise be downloaded twice into the same `.part`."""
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    async with locks.setdefault(clip.clip_id, asyncio.Lock()):
+        return await _archive_clip(ctx, task, clip, refresh)
+
+
+async def _archive_clip(ctx: RunContext, task: Task, clip: Clip, refresh: Refresh | None) -> bool:
     previous_status = ctx.manifest.clip_status(clip.clip_id)
     ctx.manifest.record_clip(clip)
     if clip.status is ClipStatus.ERROR:
@@ -54,11 +81,14 @@ async def archive_clip(
     if not todo:
         return final
     job = _Job(ctx, task, clip, refresh)
-    async with asyncio.TaskGroup() as group:  # cancelling the clip cancels every part of it
-        cover = group.create_task(_cover(job, AssetKind.IMAGE in todo))
-        for kind in todo:
-            if kind is not AssetKind.IMAGE:
-                group.create_task(_media(job, kind, cover))
+    try:
+        async with asyncio.TaskGroup() as group:  # cancelling the clip cancels every part of it
+            cover = group.create_task(_cover(job, AssetKind.IMAGE in todo))
+            for kind in todo:
+                if kind is not AssetKind.IMAGE:
+                    group.create_task(_media(job, kind, cover))
+    except* ArchiverError as errors:  # AuthError, StorageError...: they stop the run
+        raise first_error(errors) from None
     _write_sidecar(job)
     if any(_is_done(ctx, clip, kind) for kind in todo):
         ctx.stats.clips_new += 1
@@ -71,8 +101,8 @@ def _plan(ctx: RunContext, clip: Clip) -> tuple[list[AssetKind], bool]:
     todo: list[AssetKind] = []
     final = True
     for kind in AssetKind:
-        if kind not in ctx.config.assets:
-            continue
+        if kind not in ctx.config.assets or clip.asset(kind).state is AssetState.ABSENT:
+            continue  # (an absent asset is final whatever its row says: no need to read it)
         row = ctx.manifest.file_row(clip.clip_id, kind)
         if row is not None and row.state == "done":
             continue
@@ -95,6 +125,9 @@ async def _media(job: _Job, kind: AssetKind, cover: asyncio.Task[bytes | None]) 
     options = TagOptions(album=job.ctx.config.album, id3_version=job.ctx.config.id3_version)
     try:
         result = await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
+    except StorageError:
+        part.unlink(missing_ok=True)  # mutagen may have stopped half-way through rewriting it
+        raise
     except TaggingError as exc:
         part.unlink(missing_ok=True)
         _dead(job, kind, f"not playable media: {exc}")
@@ -141,11 +174,14 @@ async def _cover(job: _Job, keep: bool) -> bytes | None:
             pass
     if job.clip.image.state is not AssetState.READY:
         return None
-    part = job.ctx.config.dest / STATE_DIR / "tmp" / f"{job.clip.clip_id}.cover.part"
-    part.parent.mkdir(parents=True, exist_ok=True)
+    # Named by a hash: a clip id comes from JSON, and may hold "../" or a NUL.
+    name = hashlib.sha256(job.clip.clip_id.encode("utf-8", "replace")).hexdigest()[:32]
+    part = job.ctx.config.dest / STATE_DIR / "tmp" / f"{name}.cover.part"
     try:
-        await job.ctx.downloader.fetch(job.clip.image.url, part, AssetKind.IMAGE)
-        return part.read_bytes()
+        with writing(part):
+            part.parent.mkdir(parents=True, exist_ok=True)
+            await job.ctx.downloader.fetch(job.clip.image.url, part, AssetKind.IMAGE)
+            return part.read_bytes()
     except (DeadAsset, TransferError) as exc:
         job.notes.append(f"cover not embedded: {exc}")
         return None
@@ -157,14 +193,19 @@ async def _keep_image(job: _Job) -> bytes | None:
     path = _claim(job, AssetKind.IMAGE, "jpg")
     part = _part(job.ctx, path)
     fetched = await _download(job, AssetKind.IMAGE, part)
-    if fetched is None:
-        job.notes.append("cover not saved")
-        return None
-    if fetched.media.ext != "jpg":  # the extension follows the real type
-        path = _claim(job, AssetKind.IMAGE, fetched.media.ext)
-    data = part.read_bytes()
-    await _place(job, AssetKind.IMAGE, part, path)
-    return data
+    if fetched is not None:
+        with writing(part):
+            data = part.read_bytes()
+        problem = picture_problem(data)  # (audio and video are checked by their tagger)
+        if problem is None:
+            if fetched.media.ext != "jpg":  # the extension follows the real type
+                path = _claim(job, AssetKind.IMAGE, fetched.media.ext)
+            await _place(job, AssetKind.IMAGE, part, path)
+            return data
+        part.unlink(missing_ok=True)
+        _dead(job, AssetKind.IMAGE, problem)
+    job.notes.append("cover not saved")
+    return None
 
 
 async def _download(job: _Job, kind: AssetKind, part: Path) -> Fetched | None:
@@ -174,7 +215,8 @@ async def _download(job: _Job, kind: AssetKind, part: Path) -> Fetched | None:
     try:
         while True:
             try:
-                return await job.ctx.downloader.fetch(url, part, kind, transfer.update)
+                with writing(part):
+                    return await job.ctx.downloader.fetch(url, part, kind, transfer.update)
             except DeadAsset as exc:
                 fresh = await _fresh_url(job, kind, url)
                 if fresh is None:
@@ -224,11 +266,17 @@ def _dead(job: _Job, kind: AssetKind, reason: str) -> None:
 
 async def _place(job: _Job, kind: AssetKind, part: Path, path: str) -> None:
     ctx, clip = job.ctx, job.clip
-    size, sha256 = await asyncio.to_thread(digest, part)
     final = ctx.config.dest / path
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, final)
-    ctx.manifest.record_file_done(clip, kind, path, size, sha256)
+    with writing(final):
+        size, sha256 = await asyncio.to_thread(digest, part)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, final)
+    try:
+        ctx.manifest.record_file_done(clip, kind, path, size, sha256)
+    except ArchiverError:  # (a full disk): no row, so no final name either; the part resumes
+        with contextlib.suppress(OSError):
+            os.replace(final, part)
+        raise
     ctx.stats.files_saved += 1
     ctx.info("file_saved", f"saved {path}", task_id=clip.task_id, clip_id=clip.clip_id,
              kind=kind.value, path=path, size=size, sha256=sha256)
@@ -254,7 +302,8 @@ def _claim(job: _Job, kind: AssetKind, ext: str) -> str:
 
 def _part(ctx: RunContext, path: str) -> Path:
     part = ctx.config.dest / (path + ".part")
-    part.parent.mkdir(parents=True, exist_ok=True)
+    with writing(part.parent):
+        part.parent.mkdir(parents=True, exist_ok=True)
     return part
 
 
@@ -267,9 +316,5 @@ def _write_sidecar(job: _Job) -> None:
     ctx, clip = job.ctx, job.clip
     rows = [row for kind in AssetKind
             if (row := ctx.manifest.file_row(clip.clip_id, kind)) is not None]
-    named = next((row.path for row in rows if row.path), None)
-    stem = PurePosixPath(named).with_suffix("") if named else render(
-        ctx.config.output, clip, "info.json").with_suffix("").with_suffix("")
-    path = ctx.config.dest / f"{stem}.info.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = sidecar_path(ctx.config.dest, ctx.config.output, clip, rows)
     write_sidecar(path, job.task, clip, rows, job.notes)

@@ -17,12 +17,22 @@
     │   └── TransferError ──── network trouble or a short body outlasted the retries
     ├── TaggingError ───────── a downloaded file could not be tagged (not media)
     ├── CoverError ─────────── a cover could not become a thumbnail (never fails the audio)
-    └── ManifestError ──────── the SQLite manifest is unreadable
+    ├── ManifestError ──────── the SQLite manifest is unreadable or damaged: exit 1, the run
+    │                          stops; `suno-archiver rebuild` makes a new one from the sidecars
+    └── StorageError ───────── the archive folder cannot be written (disk full, read-only,
+                               I/O error): exit 1, the run stops at once, `.part` files kept
+
+AuthError, ManifestError and StorageError stop the run wherever they are raised: the task
+groups that wrap them hand them on bare (`first_error`), up to cli.py.
 
 Messages never contain the API key: it is not passed to any of these.
 """
 
 from __future__ import annotations
+
+import contextlib
+import errno
+from collections.abc import Iterator
 
 __all__ = [
     "ApiUnavailable",
@@ -37,12 +47,15 @@ __all__ = [
     "Interrupted",
     "LockedError",
     "ManifestError",
+    "StorageError",
     "TaggingError",
     "TaskError",
     "TaskFailed",
     "TaskNotFound",
     "TransferError",
     "UsageError",
+    "first_error",
+    "writing",
 ]
 
 
@@ -134,3 +147,44 @@ class CoverError(ArchiverError):
 
 class ManifestError(ArchiverError):
     pass
+
+
+_PLAIN_REASONS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+
+
+class StorageError(ArchiverError):
+    """Writing into the archive failed for a reason no retry fixes: stop before more is lost."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    @classmethod
+    def from_os(cls, path: object | None, exc: OSError) -> StorageError:
+        """The error for `exc`, naming `path` (else the file the OS named)."""
+        reason = _PLAIN_REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+        return cls(path if path is not None else exc.filename, reason)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error in a (nested) exception group: task groups wrap what must stop a run."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found
+
+
+@contextlib.contextmanager
+def writing(path: object) -> Iterator[None]:
+    """Turn a failed write under `path` into a StorageError (network errors are not ours)."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        raise StorageError.from_os(path, exc) from None

@@ -68,13 +68,22 @@ def _file_lines(name: str, stdin: TextIO | None) -> Iterator[tuple[str, int, str
     if name == "-":
         if stdin is None:
             raise UsageError("-i -: no standard input to read")
-        yield from _lines("<stdin>", stdin)
+        yield from _lines("<stdin>", _decoded(stdin))
         return
     try:
         with open(name, encoding="utf-8", errors="replace") as handle:
             yield from _lines(name, handle)
     except OSError as exc:
         raise UsageError(f"{name}: cannot read input file: {exc.strerror or exc}") from None
+
+
+def _decoded(stdin: TextIO) -> Iterable[str]:
+    """Standard input's lines, bytes that are not UTF-8 replaced (as for files) rather than a
+    UnicodeDecodeError half-way, whatever the locale made of sys.stdin."""
+    binary = getattr(stdin, "buffer", None)
+    if binary is None:
+        return stdin
+    return (line.decode("utf-8", "replace") for line in binary)
 
 
 def _lines(source: str, handle: Iterable[str]) -> Iterator[tuple[str, int, str]]:
@@ -86,12 +95,16 @@ def _lines(source: str, handle: Iterable[str]) -> Iterator[tuple[str, int, str]]
 
 def _saved_tasks(names: Sequence[str], errors: list[InputLineError]) -> Iterator[tuple[str, Any]]:
     for name in names:
-        try:
-            payload = json.loads(Path(name).read_text(encoding="utf-8"))
+        try:  # utf-8-sig: a byte order mark (Windows editors add one) is not an error
+            payload = json.loads(Path(name).read_text(encoding="utf-8-sig"))
         except OSError as exc:
             raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            errors.append(InputFileError(name, f"not JSON ({exc})"))
+        except ValueError as exc:  # not UTF-8, not JSON, or a number too long to convert
+            errors.append(InputFileError(name, f"not JSON ({_shortened(str(exc))})"))
+            continue
+        except RecursionError:
+            errors.append(InputFileError(name, "not JSON this program can read (nested too "
+                                               "deeply)"))
             continue
         payloads = payload if isinstance(payload, list) else [payload]
         for index, item in enumerate(payloads, start=1):
@@ -110,3 +123,7 @@ def _embedded_task_id(payload: object) -> str | None:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
     task_id = data.get("task_id") if isinstance(data, dict) else None
     return task_id.lower() if isinstance(task_id, str) and is_task_id(task_id) else None
+
+
+def _shortened(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

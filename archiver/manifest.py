@@ -2,7 +2,14 @@
 
 Rows are written as each file lands (autocommit), so a killed run leaves a manifest that
 matches the disk. A `files` row in state `done` always names a file that was in place before
-the row was written.
+the row was written. Only `clips` rows (title and status, read back by nothing that decides
+what to fetch) are gathered and written in one transaction before the next other write, the
+next read of that table, or every 1000 rows: a task of 100,000 clips costs 100 commits, not
+100,000.
+
+SQLite's errors never escape as such: a full disk or a read-only folder is a `StorageError`,
+a damaged file (or an empty one in an archive that has sidecars) a `ManifestError` that says
+how to rebuild it (`rebuild.py`), without touching the damaged file.
 """
 
 from __future__ import annotations
@@ -14,13 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError, UsageError
+from .errors import ManifestError, StorageError, UsageError
 from .models import AssetKind, Clip, Task
+from .sqlitedb import Guarded, Result, damaged, translate
 
-__all__ = ["FileRow", "Manifest", "STATE_DIR", "TaskState", "require_archive"]
+__all__ = [
+    "DB_NAME", "FileRow", "Manifest", "SIDECAR_GLOB", "STATE_DIR", "TaskState", "damaged",
+    "require_archive", "sidecars", "translate",
+]
 
 STATE_DIR = ".suno-archiver"
 DB_NAME = "archive.sqlite3"
+SIDECAR_GLOB = "*.info.json"
+_CLIP_BATCH = 1000
+_CLIP_UPSERT = (
+    "INSERT INTO clips (clip_id, task_id, idx, title, status, error) VALUES (?,?,?,?,?,?) "
+    "ON CONFLICT(clip_id) DO UPDATE SET title=excluded.title, status=excluded.status, "
+    "error=excluded.error, idx=excluded.idx"
+)
 
 
 class TaskState:
@@ -71,22 +89,33 @@ class FileRow:
 
 
 class Manifest:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._db = connection
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
+        self._db = Guarded(connection, path or Path(DB_NAME))
+        self._clip_rows: dict[str, tuple[Any, ...]] = {}  # not written yet: see the docstring
 
     @classmethod
     def open(cls, dest: Path) -> Manifest:
         state_dir = dest / STATE_DIR
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError.from_os(state_dir, exc) from None
         path = state_dir / DB_NAME
+        _refuse_emptied(path, dest)
         try:
             db = sqlite3.connect(path, isolation_level=None, timeout=10)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            _migrate(db)
-        except sqlite3.DatabaseError as exc:
-            raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
-        return cls(db)
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from None
+        manifest = cls(db, path)
+        try:
+            manifest._db.execute("PRAGMA journal_mode=WAL")
+            manifest._db.execute("PRAGMA synchronous=NORMAL")
+            _migrate(manifest._db, path)
+            _check_integrity(manifest._db, path)
+        except BaseException:
+            db.close()
+            raise
+        return manifest
 
     @classmethod
     def open_existing(cls, dest: Path) -> Manifest:
@@ -95,7 +124,21 @@ class Manifest:
         return cls.open(dest)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._flush_clips()
+        finally:
+            self._db.close()
+
+    def _write(self, sql: str, params: Iterable[Any]) -> Result:
+        """A write, after the clip rows gathered so far (so the order on disk is the order made)."""
+        self._flush_clips()
+        return self._db.execute(sql, params)
+
+    def _flush_clips(self) -> None:
+        if self._clip_rows:
+            rows = list(self._clip_rows.values())
+            self._clip_rows.clear()
+            self._db.write_many(_CLIP_UPSERT, rows)
 
     # tasks -------------------------------------------------------------------------------
 
@@ -111,7 +154,7 @@ class Manifest:
         return row[0] if row and row[0] else None
 
     def record_task(self, task: Task) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO tasks (task_id, state, status, json, checked_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(task_id) DO UPDATE SET status=excluded.status, json=excluded.json, "
             "checked_at=excluded.checked_at",
@@ -119,7 +162,7 @@ class Manifest:
         )
 
     def set_task_state(self, task_id: str, state: str, error: str = "", assets: str = "") -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO tasks (task_id, state, error, assets, checked_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(task_id) DO UPDATE SET state=excluded.state, error=excluded.error, "
             "assets=excluded.assets, checked_at=excluded.checked_at",
@@ -146,14 +189,15 @@ class Manifest:
     # clips and files -----------------------------------------------------------------------
 
     def record_clip(self, clip: Clip) -> None:
-        self._db.execute(
-            "INSERT INTO clips (clip_id, task_id, idx, title, status, error) VALUES (?,?,?,?,?,?) "
-            "ON CONFLICT(clip_id) DO UPDATE SET title=excluded.title, status=excluded.status, "
-            "error=excluded.error, idx=excluded.idx",
-            (clip.clip_id, clip.task_id, clip.index, clip.title, clip.status.value, clip.error),
-        )
+        self._clip_rows[clip.clip_id] = (
+            clip.clip_id, clip.task_id, clip.index, clip.title, clip.status.value, clip.error)
+        if len(self._clip_rows) >= _CLIP_BATCH:
+            self._flush_clips()
 
     def clip_status(self, clip_id: str) -> str | None:
+        waiting = self._clip_rows.get(clip_id)
+        if waiting is not None:
+            return str(waiting[4])
         row = self._db.execute("SELECT status FROM clips WHERE clip_id = ?", (clip_id,)).fetchone()
         return row[0] if row else None
 
@@ -182,11 +226,10 @@ class Manifest:
 
     def reopen_file(self, clip_id: str, kind: AssetKind, task_id: str) -> None:
         """Make a file that is no longer in place to be fetched again (verify --repair)."""
-        self._db.execute(
+        self._write(
             "UPDATE files SET state = 'pending', reason = 'repair', sha256 = NULL, size = NULL "
             "WHERE clip_id = ? AND kind = ?", (clip_id, kind.value))
-        self._db.execute("UPDATE tasks SET state = ? WHERE task_id = ?",
-                         (TaskState.PENDING, task_id))
+        self._write("UPDATE tasks SET state = ? WHERE task_id = ?", (TaskState.PENDING, task_id))
 
     def path_owner(self, path: str) -> str | None:
         row = self._db.execute("SELECT clip_id FROM files WHERE path = ?", (path,)).fetchone()
@@ -195,7 +238,7 @@ class Manifest:
     def record_file_done(
         self, clip: Clip, kind: AssetKind, path: str, size: int, sha256: str
     ) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO files (clip_id, kind, task_id, state, path, size, sha256, reason, "
             "attempts, updated_at) VALUES (?,?,?,'done',?,?,?,'',0,?) "
             "ON CONFLICT(clip_id, kind) DO UPDATE SET state='done', path=excluded.path, "
@@ -206,7 +249,7 @@ class Manifest:
 
     def claim_path(self, clip: Clip, kind: AssetKind, path: str) -> None:
         """Reserve `path` for this clip's asset before anything is written under it."""
-        self._db.execute(
+        self._write(
             "INSERT INTO files (clip_id, kind, task_id, state, path, updated_at) "
             "VALUES (?,?,?,'pending',?,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
             "path=excluded.path, updated_at=excluded.updated_at",
@@ -215,7 +258,7 @@ class Manifest:
 
     def record_file_pending(self, clip: Clip, kind: AssetKind, reason: str) -> None:
         """A transfer that did not finish: tried again next run, not counted towards giving up."""
-        self._db.execute(
+        self._write(
             "INSERT INTO files (clip_id, kind, task_id, state, reason, updated_at) "
             "VALUES (?,?,?,'pending',?,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
             "state=CASE WHEN files.state = 'done' THEN 'done' ELSE 'pending' END, "
@@ -224,12 +267,13 @@ class Manifest:
         )
 
     def clip_count(self, task_id: str) -> int:
+        self._flush_clips()
         row = self._db.execute("SELECT count(*) FROM clips WHERE task_id = ?", (task_id,))
         return int(row.fetchone()[0])
 
     def record_file_dead(self, clip: Clip, kind: AssetKind, reason: str) -> int:
         """Note one more run in which the asset was dead; returns how many runs so far."""
-        self._db.execute(
+        self._write(
             "INSERT INTO files (clip_id, kind, task_id, state, reason, attempts, updated_at) "
             "VALUES (?,?,?,'dead',?,1,?) ON CONFLICT(clip_id, kind) DO UPDATE SET "
             "state='dead', reason=excluded.reason, attempts=files.attempts + 1, "
@@ -241,6 +285,7 @@ class Manifest:
 
     def has_losses(self, task_id: str) -> bool:
         """True when a clip of the task errored on Suno or one of its files is dead."""
+        self._flush_clips()
         row = self._db.execute(
             "SELECT EXISTS (SELECT 1 FROM clips WHERE task_id = ? AND status = 'error') "
             "OR EXISTS (SELECT 1 FROM files WHERE task_id = ? AND state = 'dead')",
@@ -250,6 +295,7 @@ class Manifest:
 
     def summary(self) -> dict[str, Any]:
         """Counts and lists for `status` (the keys of status.ArchiveStatus but `dest`)."""
+        self._flush_clips()
         db = self._db
         return {
             "tasks": dict(db.execute("SELECT state, count(*) FROM tasks GROUP BY state")),
@@ -275,11 +321,11 @@ class Manifest:
     # runs ----------------------------------------------------------------------------------
 
     def start_run(self) -> int:
-        cursor = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (time.time(),))
+        cursor = self._write("INSERT INTO runs (started_at) VALUES (?)", (time.time(),))
         return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, exit_code: int, summary: str) -> None:
-        self._db.execute(
+        self._write(
             "UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE run_id = ?",
             (time.time(), exit_code, summary, run_id),
         )
@@ -299,11 +345,36 @@ def _file_row(row: tuple[object, ...]) -> FileRow:
     )
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+def _refuse_emptied(path: Path, dest: Path) -> None:
+    """An empty manifest file beside archived sidecars was emptied (a crash, a bad copy), not
+    made: SQLite would take it for a new archive and forget everything without a word."""
+    try:
+        emptied = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    if emptied and next(sidecars(dest), None) is not None:
+        raise damaged(path, "the file is empty, but the folder holds archived songs")
+
+
+def _check_integrity(db: Guarded, path: Path) -> None:
+    """Damage found now is a clear error before the run, not a failed write half-way through
+    it (a file in place, its row not written). A few hundred ms for a 300 MB manifest."""
+    problems = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise damaged(path, "; ".join(problems))
+
+
+def sidecars(dest: Path) -> Iterator[Path]:
+    """The `.info.json` sidecars of the archive at `dest` (none from the state folder)."""
+    return (found for found in dest.rglob(SIDECAR_GLOB)
+            if STATE_DIR not in found.relative_to(dest).parts and found.is_file())
+
+
+def _migrate(db: Guarded, path: Path) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(_SCHEMA):
         raise ManifestError(
-            f"the manifest is schema {version}, newer than this suno-archiver knows"
+            f"{path}: the manifest is schema {version}, newer than this suno-archiver knows"
         )
     for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-        db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        db.script(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")

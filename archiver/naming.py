@@ -8,7 +8,8 @@ full-width twins too, as yt-dlp does, rather than vanishing or turning into ``_`
 Every component is NFC, free of control and bidi-override characters, without leading dot or
 trailing dots/spaces, never a Windows device name, and at most 240 UTF-8 bytes so that
 ``NAME.part`` fits in 255. Long names lose the end of their free-text fields (title, tags,
-model), never the ``[id8]`` or the extension.
+model), never the ``[id8]`` or the extension. Only the first ``_FIELD_CHARS`` characters a
+value keeps are ever looked at, so a 10 MB title costs no more than a long one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _SHRINKABLE = frozenset({"title", "tags", "model"})  # free text: cut these, kee
 _DEFAULT_DATE = "%Y-%m-%d"
 _EXT = re.compile(r"[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*")
 _MAX_ATTEMPTS = 10_000  # a `taken` that never says "free" is a caller bug, not a loop forever
+# Kept characters are 1 to 4 bytes and NFC at most thirds them (Hangul jamo): past this many,
+# a value is cut to MAX_COMPONENT_BYTES whatever follows, so the rest is never read.
+_FIELD_CHARS = 4 * MAX_COMPONENT_BYTES
 
 _UNSAFE = str.maketrans('<>:"/\\|?*', "＜＞：＂／＼｜？＊")
 _SPACES = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
@@ -90,7 +94,7 @@ def unique(
     dotted = f".{ext}" if ext else ""
     suffix = dotted if dotted and path.name.endswith(dotted) else path.suffix
     stem = path.name[: len(path.name) - len(suffix)]
-    clip_id = _clean(clip.clip_id)
+    clip_id = _clean(clip.clip_id, _FIELD_CHARS)
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         marker = f" [{clip_id}]" if attempt == 1 else f" [{clip_id}] ({attempt})"
         candidate = path.with_name(_fit([(stem, True), (marker, False), (suffix, False)]))
@@ -103,7 +107,7 @@ def safe_component(text: str, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     """`text` as one safe path component (file or folder name) of at most `max_bytes` bytes."""
     if max_bytes < 1:
         raise ValueError("max_bytes must be at least 1")
-    cleaned = _clean(text)
+    cleaned = _clean(text, max(_FIELD_CHARS, 4 * max_bytes))
     budget = max_bytes
     while True:  # _finish may add a "_"; then cut one byte more
         name = _finish(_truncate(cleaned, budget))
@@ -182,7 +186,7 @@ def _check_components(template: str, components: list[list[_Piece]]) -> None:
 
 def _values(clip: Clip, ext: str) -> dict[str, object]:
     return {
-        "title": clip.title if _clean(clip.title).strip(" .") else "Untitled",
+        "title": clip.title if _clean(clip.title, _FIELD_CHARS).strip(" .") else "Untitled",
         "id8": clip.id8,
         "clip_id": clip.clip_id,
         "task_id": clip.task_id,
@@ -214,7 +218,7 @@ def _format(name: str, spec: str, value: object) -> str:
 
 def _fit(segments: list[_Segment], max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     """Join segments into one safe component, shortening the longest shrinkable one first."""
-    texts = [_clean(text) for text, _ in segments]
+    texts = [_clean(text, _FIELD_CHARS) for text, _ in segments]
     while True:
         name = _finish(_clean("".join(texts)))
         excess = _size(name) - max_bytes
@@ -227,14 +231,19 @@ def _fit(segments: list[_Segment], max_bytes: int = MAX_COMPONENT_BYTES) -> str:
         texts[longest] = _truncate(texts[longest], _size(texts[longest]) - excess).rstrip()
 
 
-def _clean(text: str) -> str:
-    """Controls out, whitespace controls to spaces, unsafe characters to full-width, NFC."""
-    kept = []
-    for char in text:
+def _clean(text: str, limit: int | None = None) -> str:
+    """Controls out, whitespace controls to spaces, unsafe characters to full-width, NFC; with
+    `limit`, only the first `limit` characters that are kept, from at most 64 times as many."""
+    kept: list[str] = []
+    for char in text if limit is None else text[: limit * 64]:
         if char in _SPACES:
             kept.append(" ")
         elif char not in _BIDI and unicodedata.category(char) not in ("Cc", "Cs"):
             kept.append(char)
+        else:
+            continue
+        if limit is not None and len(kept) >= limit:
+            break
     return unicodedata.normalize("NFC", "".join(kept).translate(_UNSAFE))
 
 

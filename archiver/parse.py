@@ -5,13 +5,19 @@ Accepted: the Get Task envelope `{"code", "data", "message"}`, a webhook payload
 list), `data.output` as a list, Udio's `data.output.songs`, and the legacy `data.clips`.
 Every read is tolerant of missing keys and wrong types; what cannot be understood raises
 `BadResponse` naming the task, never `KeyError`.
+
+The payload is cleaned once, before anything reads it: secrets redacted, and the lone
+surrogates that a JSON `\\ud800` escape can put in a string replaced with U+FFFD (no UTF-8
+file, tag or SQLite row can hold them). A clip listed twice is kept once; two different clips
+under one id make the task a `BadResponse` (their files would share one name).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +29,7 @@ from .urls import never_download_reason
 __all__ = ["parse_task", "parse_timestamp", "task_data"]
 
 _GO_ZERO_YEAR = 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def task_data(payload: object, task_id: str) -> dict[str, Any]:
@@ -42,7 +49,11 @@ def task_data(payload: object, task_id: str) -> dict[str, Any]:
 
 def parse_task(payload: object, task_id: str = "") -> Task:
     """Turn a Get Task response (or webhook payload) into a `Task`."""
-    data = task_data(payload, task_id or "?")
+    try:
+        cleaned, raw_json = _cleaned(payload)
+    except RecursionError:
+        raise BadResponse(task_id or "?", "JSON nested too deeply to read") from None
+    data = task_data(cleaned, task_id or "?")
     real_id = _text(data.get("task_id")) or task_id
     if not real_id:
         raise BadResponse("?", "response has no task_id")
@@ -50,9 +61,10 @@ def parse_task(payload: object, task_id: str = "") -> Task:
         raise BadResponse(task_id, f"API answered with another task ({real_id})")
     status = TaskStatus.parse(data.get("status"))
     raw_clips = list(_raw_clips(data, real_id, status))
-    clips = tuple(
-        _clip(obj, key, real_id, index, status, _text(data.get("model")))
-        for index, (key, obj) in enumerate(raw_clips, start=1)
+    clips = _distinct(
+        (_clip(obj, key, real_id, index, status, _text(data.get("model")))
+         for index, (key, obj) in enumerate(raw_clips, start=1)),
+        real_id,
     )
     return Task(
         task_id=real_id.lower(),
@@ -62,8 +74,38 @@ def parse_task(payload: object, task_id: str = "") -> Task:
         status_text=_text(data.get("status")),
         clips=clips,
         error=_task_error(data) if status is TaskStatus.FAILED else "",
-        raw_json=json.dumps(redact(payload), ensure_ascii=False, sort_keys=True),
+        raw_json=raw_json,
     )
+
+
+def _cleaned(payload: object) -> tuple[Any, str]:
+    """The payload redacted and free of lone surrogates, and its JSON text."""
+    redacted = redact(payload)
+    text = json.dumps(redacted, ensure_ascii=False, sort_keys=True)
+    if _LONE_SURROGATE.search(text) is None:
+        return redacted, text
+    scrubbed = _scrub(redacted)
+    return scrubbed, json.dumps(scrubbed, ensure_ascii=False, sort_keys=True)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _distinct(clips: Iterable[Clip], task_id: str) -> tuple[Clip, ...]:
+    """Each clip once; the same id on two different clips is an error, not a coin toss."""
+    seen: dict[str, Clip] = {}
+    for clip in clips:
+        first = seen.setdefault(clip.clip_id, clip)
+        if first is not clip and first.raw_json != clip.raw_json:
+            raise BadResponse(task_id, f"two different clips have the id {clip.clip_id!r}")
+    return tuple(seen.values())
 
 
 def _task_error(data: Mapping[str, Any]) -> str:
@@ -88,8 +130,10 @@ def _raw_clips(
     if "clips" in data:  # the legacy /api/suno/v1/music endpoint
         yield from _keyed(data.get("clips") or [])
         return
-    if status is TaskStatus.COMPLETED and output not in (None, {}, []):
-        raise BadResponse(task_id, f"unknown output shape (keys: {sorted(output)[:6]})")
+    if status is TaskStatus.COMPLETED and output not in (None, {}, [], ""):
+        shape = f"keys: {sorted(output)[:6]}" if isinstance(output, dict) else (
+            f"a {type(output).__name__}")
+        raise BadResponse(task_id, f"unknown output shape ({shape})")
 
 
 def _keyed(container: object) -> Iterator[tuple[str, Any]]:
@@ -241,4 +285,4 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def _dump(obj: object) -> str:
-    return json.dumps(redact(obj), ensure_ascii=False, sort_keys=True)
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True)  # redacted with the payload

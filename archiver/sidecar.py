@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
+from .errors import writing
 from .manifest import FileRow
 from .models import Clip, Task
+from .naming import render
 
-__all__ = ["write_sidecar"]
+__all__ = ["sidecar_path", "write_sidecar"]
+
+
+def sidecar_path(dest: Path, template: str, clip: Clip, files: list[FileRow]) -> Path:
+    """Beside the clip's files (their name with `.info.json`), or where the template puts it."""
+    named = next((row.path for row in files if row.path), None)
+    stem = PurePosixPath(named).with_suffix("") if named else render(
+        template, clip, "info.json").with_suffix("").with_suffix("")
+    return dest / f"{stem}.info.json"
 
 
 def write_sidecar(
     path: Path, task: Task, clip: Clip, files: list[FileRow], notes: list[str]
 ) -> None:
-    """Write atomically (tmp + replace), so a reader never sees half a document."""
+    """Write atomically (tmp + replace), so a reader never sees half a document; a failed
+    write is a StorageError, and leaves no `.tmp` behind."""
     document: dict[str, Any] = {
         "clip": json.loads(clip.raw_json),
         "task": json.loads(task.raw_json),
@@ -36,6 +48,12 @@ def write_sidecar(
         },
     }
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+                                 encoding="utf-8")
+            os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)

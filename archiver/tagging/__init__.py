@@ -7,18 +7,21 @@ are pointed at the `.part` file, so the format comes from the content, never fro
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.errors import TaggingError
+from archiver.errors import StorageError, TaggingError
 from archiver.models import AssetKind, Clip
-from archiver.tagging.cover import make_cover
+from archiver.tagging.cover import make_cover, picture_problem
 from archiver.tagging.id3 import tag_mp3
 from archiver.tagging.mp4 import tag_mp4
 
-__all__ = ["TagOptions", "TagResult", "make_cover", "tag_file"]
+__all__ = ["TagOptions", "TagResult", "make_cover", "picture_problem", "tag_file"]
 
 _SNIFF_BYTES = 12
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +50,32 @@ def tag_file(
     """
     if kind is AssetKind.IMAGE:
         raise TaggingError(f"{path.name}: pictures are not tagged")
-    container = _sniff(path)
-    if container == "mp3":
-        duration = tag_mp3(path, clip, options.album, options.id3_version, cover)
-    elif container == "mp4":
-        duration = tag_mp4(path, clip, options.album, cover)
-    else:
-        raise TaggingError(f"{path.name}: not MPEG audio or MP4 ({kind.value} expected)")
+    try:
+        container = _sniff(path)
+        if container == "mp3":
+            duration = tag_mp3(path, clip, options.album, options.id3_version, cover)
+        elif container == "mp4":
+            duration = tag_mp4(path, clip, options.album, cover)
+        else:
+            raise TaggingError(f"{path.name}: not MPEG audio or MP4 ({kind.value} expected)")
+    except TaggingError as exc:
+        cause = _storage_cause(exc)
+        if cause is not None:  # the disk failed, not the file: no reason to call it unplayable
+            raise StorageError.from_os(path, cause) from None
+        raise
     return TagResult(duration=duration)
+
+
+def _storage_cause(exc: BaseException) -> OSError | None:
+    """The OSError behind a tagging error when it is the disk's fault (mutagen rewraps it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _sniff(path: Path) -> str | None:

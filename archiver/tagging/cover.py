@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from archiver.errors import CoverError
 
-__all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover"]
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover", "picture_problem"]
 
 MAX_SIDE = 1000
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; Suno's covers are about 1 megapixel
@@ -45,6 +45,28 @@ def make_cover(data: bytes, max_side: int = MAX_SIDE) -> bytes:
         raise CoverError(f"cover is not a picture Pillow can read as {names}") from exc
     except _DECODE_ERRORS as exc:
         raise CoverError(f"cover is truncated or corrupt: {exc}") from exc
+
+
+def picture_problem(data: bytes) -> str | None:
+    """Why `data` is not a whole JPEG, PNG or WebP file, or None (other formats: None).
+
+    Judged by structure, without decoding: a body cut short lacks the end a whole file has
+    (JPEG: an EOI marker after the last scan; PNG: IEND after the last IDAT; WebP: the bytes
+    its RIFF header counts). Pillow would decode most of them anyway, as far as they go.
+    """
+    if data.startswith(b"\xff\xd8\xff"):
+        scan = data.rfind(b"\xff\xda")
+        if scan < 0 or data.rfind(b"\xff\xd9") < scan:
+            return "the JPEG ends before its end marker (cut short)"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        end = data.rfind(b"IEND\xaeB`\x82")  # the IEND chunk's type and (fixed) CRC
+        if end < 0 or end < data.rfind(b"IDAT"):
+            return "the PNG ends before its IEND chunk (cut short)"
+    elif data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        declared = int.from_bytes(data[4:8], "little") + 8
+        if len(data) < declared:
+            return f"the WebP file has {len(data)} of its {declared} bytes (cut short)"
+    return None
 
 
 def _thumbnail(data: bytes, max_side: int) -> bytes:

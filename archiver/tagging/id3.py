@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import mutagen.id3
 import mutagen.mp3
@@ -28,6 +29,7 @@ _UTF8 = 3  # mutagen stores it as UTF-16 when it saves ID3v2.3
 _LATIN1 = 0
 _FRONT_COVER = 3
 _NO_ID3V1 = 0  # mutagen's ID3v1SaveOptions.REMOVE
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # reserved and already-escaped characters stay as they are
 
 
 def tag_mp3(path: Path, clip: Clip, album: str, id3_version: int, cover: bytes | None) -> float:
@@ -74,8 +76,8 @@ def _frame(key: str, text: str) -> Any:
     if frame_id in ("COMM", "USLT"):
         desc, _, lang = qualifier.partition(":")
         return frame_class(encoding=_UTF8, lang=lang, desc=desc, text=text)
-    if frame_id.startswith("W"):
-        return frame_class(url=text)
+    if frame_id.startswith("W"):  # URL frames are Latin-1: a clip id from JSON may not be
+        return frame_class(url=quote(text, safe=_URL_SAFE))
     return frame_class(encoding=_UTF8, text=[text])
 
 

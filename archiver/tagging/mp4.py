@@ -4,6 +4,9 @@ mutagen puts a new `moov.udta` *before* `mvhd` and the tracks, and ffmpeg (so ff
 Jellyfin...) ignores every `----` freeform atom it meets before the first track. After saving,
 `udta` is moved to the end of `moov`. That only reorders boxes inside `moov` without changing
 its size, so no chunk offset (`stco`/`co64`) moves and the media data is untouched.
+
+A file whose top-level boxes do not cover it exactly is refused before anything is written:
+that is what a download cut short looks like, and mutagen would tag it all the same.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class _BoxError(ValueError):
 def tag_mp4(path: Path, clip: Clip, album: str, cover: bytes | None) -> float:
     """Write the archiver's atoms into `path`; return its measured length in seconds."""
     try:
+        _check_whole(path)
         movie = _MP4(path)
         if movie.tags is None:
             movie.add_tags()
@@ -100,9 +104,23 @@ def _box_header(stream: IO[bytes], offset: int, file_size: int) -> tuple[bytes, 
         header += 8
     elif size == 0:  # the box runs to the end of the file
         size = file_size - offset
-    if size < header or offset + size > file_size:
+    if size < header:
         raise _BoxError(f"bad MP4 box size {size} for {kind!r} at offset {offset}")
+    if offset + size > file_size:
+        raise _BoxError(f"the file ends {offset + size - file_size} bytes into its {kind!r} box "
+                        "(cut short)")
     return kind, header, size
+
+
+def _check_whole(path: Path) -> None:
+    """The top-level boxes must cover the file: a body cut short (say, by a connection that
+    closed early with no Content-Length to tell) ends inside one, usually `mdat`, and mutagen
+    would tag it all the same."""
+    with path.open("rb") as stream:
+        file_size = stream.seek(0, 2)
+        offset = 0
+        while offset < file_size:
+            offset += _box_header(stream, offset, file_size)[2]
 
 
 def _find_moov_body(stream: IO[bytes]) -> tuple[int, int]:
