@@ -142,7 +142,7 @@ class PiAPI:
                                        f"{_snippet(response.text)}")
         try:
             payload = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, bad UTF-8, or JSON Python cannot hold
             kind = response.headers.get("content-type", "unknown type").split(";")[0]
             raise BadResponse(
                 task_id, f"PiAPI answered with non-JSON ({kind}): {_snippet(response.text)}"
@@ -158,7 +158,7 @@ def _carries_task(response: httpx.Response) -> bool:
     """A failed task may come back as HTTP 500 with the whole task in the body: an answer."""
     try:
         payload = json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return False
     data = payload.get("data") if isinstance(payload, dict) else None
     return isinstance(data, dict) and bool(data.get("task_id"))

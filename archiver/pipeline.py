@@ -14,7 +14,7 @@ from typing import Any
 from .api import PiAPI
 from .clipwork import archive_clip
 from .context import RunContext
-from .errors import AuthError, TaskError, TaskNotFound, UsageError
+from .errors import ArchiverError, TaskError, TaskNotFound, UsageError, first_error
 from .inputs import Inputs
 from .manifest import TaskState
 from .models import Task, TaskStatus
@@ -55,7 +55,7 @@ def plan_tasks(ctx: RunContext, inputs: Inputs) -> list[Planned]:
     planned = [Planned(task_id, payload, saved=True) for task_id, payload in inputs.saved]
     for task_id in inputs.stored:
         stored = manifest.task_json(task_id)
-        planned.append(Planned(task_id, json.loads(stored) if stored else None))
+        planned.append(Planned(task_id, _stored_payload(stored)))
     seen = {step.task_id for step in planned}
     names = list(inputs.task_ids)
     if config.pending:
@@ -87,7 +87,17 @@ def _plan_one(ctx: RunContext, task_id: str) -> Planned | None:
         ctx.stats.clips_archived += ctx.manifest.clip_count(task_id)
         return None
     stored = ctx.manifest.task_json(task_id)  # more assets wanted: the URLs are on record
-    return Planned(task_id, json.loads(stored) if stored else None)
+    return Planned(task_id, _stored_payload(stored))
+
+
+def _stored_payload(stored: str | None) -> Any | None:
+    """The task JSON on record, or None (ask the API) when it is missing or unreadable."""
+    if not stored:
+        return None
+    try:
+        return json.loads(stored)
+    except (ValueError, RecursionError):  # a damaged overflow page has no checksum
+        return None
 
 
 async def archive_tasks(ctx: RunContext, planned: list[Planned], api: PiAPI, workers: int) -> None:
@@ -106,8 +116,8 @@ async def archive_tasks(ctx: RunContext, planned: list[Planned], api: PiAPI, wor
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(workers, len(planned)))):
                 group.create_task(worker())
-    except* AuthError as errors:
-        raise errors.exceptions[0] from None
+    except* ArchiverError as errors:  # AuthError, StorageError, ManifestError: they stop the run
+        raise first_error(errors) from None
 
 
 async def _archive_task(

@@ -342,11 +342,6 @@ API_BODIES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api.py PiAPI._payload (and _carries_task) catch only JSONDecodeError and "
-    "UnicodeDecodeError: json.loads raises a plain ValueError for an integer of more than "
-    "4300 digits and RecursionError for deep nesting, which escape main as an ExceptionGroup "
-    "traceback. Fix: catch (ValueError, RecursionError) there and raise BadResponse."))
 @pytest.mark.parametrize("body", API_BODIES)
 def test_an_api_answer_json_cannot_hold_is_a_task_error(
     body: str, demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

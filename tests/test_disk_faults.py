@@ -60,17 +60,6 @@ from .clipfactory import make_clip
 from .samples import load_sample
 
 KEY = "sk-disk-faults-0123456789"
-PIPELINE_BUG = (
-    "pipeline.py archive_tasks re-raises only AuthError out of its TaskGroup (`except* "
-    "AuthError`); a StorageError (or ManifestError) raised by a clip escapes main as an "
-    "ExceptionGroup traceback. Fix: `except* ArchiverError as errors: raise "
-    "first_error(errors) from None` (archiver.errors.first_error flattens nested groups)."
-)
-LOCK_BUG = (
-    "lock.py ArchiveLock.__enter__ lets OSError from os.open/os.pwrite escape (a full disk, a "
-    "read-only folder): a traceback. Fix: `except OSError as exc: raise "
-    "StorageError.from_os(self._path, exc)` around the open and the pid write (closing fd)."
-)
 
 
 def _run(dest: Path, *args: str, server: DemoServer | None = None) -> tuple[int, str]:
@@ -208,7 +197,6 @@ def _offline_task(folder: Path, clips: int = 2) -> Path:
 
 
 @needs_mount
-@pytest.mark.xfail(strict=True, reason=PIPELINE_BUG)
 def test_disk_full_at_any_point_is_exit_1_and_damages_nothing(
     demo_server: DemoServer, tmp_path: Path
 ) -> None:
@@ -244,7 +232,6 @@ def test_disk_full_before_the_first_byte_is_exit_1(tmp_path: Path) -> None:
 
 
 @needs_mount
-@pytest.mark.xfail(strict=True, reason=LOCK_BUG)
 def test_disk_full_to_the_last_byte_is_exit_1(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "disk") as disk:
         leave_free(disk, 0)
@@ -277,7 +264,6 @@ class _FillingUp:
         return handle
 
 
-@pytest.mark.xfail(strict=True, reason=PIPELINE_BUG)
 def test_a_download_that_fills_the_disk_stops_the_run_with_one_clear_line(
     demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,7 +406,6 @@ def test_sqlite_errors_become_the_archivers(tmp_path: Path,
     assert "no space left on device" in str(translate(io_error, path))
 
 
-@pytest.mark.xfail(strict=True, reason=LOCK_BUG)
 def test_no_room_for_the_lock_is_a_clean_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -472,7 +457,6 @@ def test_status_and_verify_of_a_read_only_archive_never_crash(tmp_path: Path) ->
 
 
 @needs_read_only
-@pytest.mark.xfail(READ_ONLY_METHOD == "bind-mount", strict=True, reason=LOCK_BUG)
 def test_retag_of_a_read_only_archive_is_a_clean_error(tmp_path: Path) -> None:
     saved, dest = _offline_task(tmp_path), tmp_path / "a"
     assert _run(dest, "--from-json", str(saved))[0] == 0
