@@ -21,7 +21,7 @@ from .run import run_archive
 
 __all__ = ["main"]
 
-COMMANDS = ("archive", "status", "verify", "retag", "index", "discover", "demo")
+COMMANDS = ("archive", "status", "verify", "retag", "index", "rebuild", "discover", "demo")
 _TOP_LEVEL = {"-h", "--help", "--version"}
 
 
@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="rewrite the gallery (index.html, playlist.m3u8)")
     _common(index)
     index.set_defaults(handler=_index)
+    rebuild = commands.add_parser(
+        "rebuild", help="a new manifest from the .info.json sidecars (the old one is kept)")
+    _common(rebuild)
+    rebuild.set_defaults(handler=_rebuild)
     _discover_parser(commands.add_parser(
         "discover", help="list the music task IDs in the account's PiAPI history"))
     demo = commands.add_parser("demo", help="archive the bundled samples from an embedded server")
@@ -204,3 +208,9 @@ def _discover(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
         return 0
     inputs = Inputs(task_ids=tuple(entry.task_id for entry in found))
     return run_archive(config, inputs, _reporter(args, out, err)).exit_code
+
+
+def _rebuild(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .rebuild import run_rebuild
+
+    return run_rebuild(load_config(_flags(args), os.environ, args.config).dest, err)

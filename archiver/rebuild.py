@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeGuard
+from typing import Any, TextIO, TypeGuard
 
 from .errors import ArchiverError, UsageError
 from .fileops import digest
@@ -37,7 +37,7 @@ from .manifest import DB_NAME, SIDECAR_GLOB, STATE_DIR, Manifest, TaskState, sid
 from .models import AssetKind, AssetState, Clip, ClipStatus, Task, TaskStatus
 from .parse import parse_task
 
-__all__ = ["OLD_MANIFESTS", "RebuildResult", "rebuild_manifest"]
+__all__ = ["OLD_MANIFESTS", "RebuildResult", "rebuild_manifest", "run_rebuild"]
 
 OLD_MANIFESTS = "old-manifests"
 _DB_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm")
@@ -225,3 +225,18 @@ def _final(manifest: Manifest, clip: Clip, kind: AssetKind) -> bool:
         return True
     row = manifest.file_row(clip.clip_id, kind)
     return row is not None and row.state == "done"
+
+
+def run_rebuild(dest: Path, err: TextIO) -> int:
+    """`suno-archiver rebuild`: 0 when every sidecar was used, 1 when any was skipped."""
+    result = rebuild_manifest(dest)
+    for path in result.missing:
+        print(f"missing   {path} (the next run fetches it again)", file=err)
+    for path in result.changed:
+        print(f"changed   {path} (recorded as it is now)", file=err)
+    for entry in result.skipped:
+        print(f"skipped   {entry}", file=err)
+    print(result.line(), file=err)
+    if result.kept_as is not None:
+        print(f"the old manifest is kept in {result.kept_as}", file=err)
+    return 1 if result.skipped else 0

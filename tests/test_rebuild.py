@@ -216,3 +216,28 @@ def test_an_empty_manifest_in_a_new_folder_is_fine(tmp_path: Path) -> None:
     (tmp_path / STATE_DIR).mkdir()
     (tmp_path / STATE_DIR / DB_NAME).write_bytes(b"")
     Manifest.open(tmp_path).close()
+
+
+def test_rebuild_command_line(tmp_path: Path) -> None:
+    """`suno-archiver rebuild` on a folder with no archive is a usage error (exit 2)."""
+    err = io.StringIO()
+    assert main(["rebuild", "-d", str(tmp_path / "none")], stderr=err) == 2
+    assert "no archive here" in err.getvalue()
+
+
+def test_rebuild_command_restores_a_damaged_manifest(
+    demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIAPI_API_KEY", KEY)
+    dest = tmp_path / "a"
+    task_id = demo_server.samples[0].task_id
+    assert main([task_id, "-d", str(dest), "--base-url", demo_server.api_url]) == 0
+    (dest / ".suno-archiver" / "archive.sqlite3").write_bytes(b"garbage" * 1000)
+    err = io.StringIO()
+    assert main(["rebuild", "-d", str(dest)], stderr=err) == 0, err.getvalue()
+    assert "rebuilt the manifest from 2 sidecars" in err.getvalue()
+    assert "the old manifest is kept in" in err.getvalue()
+    before = len(demo_server.requests)
+    assert main([task_id, "-d", str(dest), "--base-url", demo_server.api_url]) == 0
+    assert len(demo_server.requests) == before
+    assert main(["verify", "-d", str(dest)], stdout=io.StringIO()) == 0
