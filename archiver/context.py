@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class RunContext:
     downloader: Downloader
     stats: RunStats = field(default_factory=RunStats)
     failed_tasks: list[str] = field(default_factory=list)
+    thumbnails: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     def info(self, name: str, message: str, **fields: Any) -> None:
         self.reporter.emit(Event(name, Level.INFO, message, fields))

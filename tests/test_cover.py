@@ -248,3 +248,21 @@ def test_damaged_pictures_give_a_thumbnail_or_a_cover_error(
     except CoverError:
         return
     assert_embeddable(thumbnail)
+
+
+@pytest.mark.parametrize(("size", "fmt", "side"), [((1500, 1500), "JPEG", 750),
+                                                   ((1024, 1024), "JPEG", 1000),
+                                                   ((3000, 2000), "JPEG", 750),
+                                                   ((1500, 1500), "PNG", 1000)])
+def test_big_jpegs_are_decoded_at_a_fraction_of_their_size(
+    size: tuple[int, int], fmt: str, side: int
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from archiver.samplemedia import cover_image
+    from archiver.tagging.cover import make_cover
+
+    with Image.open(BytesIO(make_cover(cover_image("x", size, fmt)))) as made:
+        assert max(made.size) == side

@@ -341,3 +341,21 @@ def test_audio_shorter_than_piapi_says_is_not_accepted(
     assert "audio is dead: audio is" in err and "PiAPI says" in err
     assert len(list((tmp_path / "a").glob("*.mp3"))) == 1
     assert not list((tmp_path / "a").rglob("*.part"))
+
+
+def test_the_cover_thumbnail_is_made_once_per_clip(
+    demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archiver.clipwork
+
+    calls: list[int] = []
+    real = archiver.clipwork.make_cover
+
+    def counted(data: bytes) -> bytes:
+        calls.append(1)
+        return real(data)
+
+    monkeypatch.setattr(archiver.clipwork, "make_cover", counted)
+    code, _, err = _run(demo_server, tmp_path / "a", load_sample("01")["data"]["task_id"])
+    assert code == 0, err
+    assert len(calls) == 2  # two clips, each with an mp3 and an mp4

