@@ -125,7 +125,8 @@ async def _media(job: _Job, kind: AssetKind, cover: asyncio.Task[bytes | None]) 
     thumbnail = await _thumbnail(job, cover)
     options = TagOptions(album=job.ctx.config.album, id3_version=job.ctx.config.id3_version)
     try:
-        result = await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
+        async with job.ctx.taggers:  # mutagen maps the whole file to move it: bound the peak
+            result = await asyncio.to_thread(tag_file, part, kind, job.clip, options, thumbnail)
     except StorageError:
         part.unlink(missing_ok=True)  # mutagen may have stopped half-way through rewriting it
         raise

@@ -49,6 +49,7 @@ class RunContext:
     stats: RunStats = field(default_factory=RunStats)
     failed_tasks: list[str] = field(default_factory=list)
     thumbnails: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    taggers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def info(self, name: str, message: str, **fields: Any) -> None:
         self.reporter.emit(Event(name, Level.INFO, message, fields))
