@@ -85,6 +85,14 @@ class _Complete(Exception):
     """416 for a part that already holds the whole file."""
 
 
+class _Unconfirmed(Exception):
+    """A body that ended when the connection closed, with no length to check it against."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 class _Tracker:
     """Turns the `.part`'s size into the deltas the Progress callback expects."""
 
@@ -116,13 +124,20 @@ class Downloader:
         host = host_of(url)
         backoff = Backoff(self._options.policy, self._sleep)
         track = _Tracker(progress)
-        furthest, tries = _size(part), 0
+        furthest, tries, unconfirmed = _size(part), 0, -1
         while True:
             tries += 1
             try:
                 async with self._slot(host, kind):
                     size = await self._transfer(url, part, kind, track)
                 return Fetched(part, size, _media(part, kind))
+            except _Unconfirmed as ended:
+                # Ask for the bytes after it: a 416 proves it whole, a 206 resumes it. A server
+                # that knows neither lengths nor ranges is believed when it sends the same size
+                # twice.
+                if ended.size == unconfirmed:
+                    return Fetched(part, ended.size, _media(part, kind))
+                unconfirmed = ended.size
             except _Rejected as rejected:
                 _discard(part, track)
                 raise DeadAsset(host, str(rejected)) from None
@@ -154,6 +169,7 @@ class Downloader:
             ) as response:
                 offset, expected = await _start(response, offset, self._options.max_bytes)
                 size = await self._body(response, part, offset, kind, track)
+                unchecked = expected is None and _close_delimited(response)
         except httpx.TooManyRedirects:
             raise DeadAsset(host_of(url), "too many redirects") from None
         except httpx.UnsupportedProtocol:
@@ -166,6 +182,8 @@ class Downloader:
             return offset
         if expected is not None and size < expected:
             raise _Retry(f"body ended at {size} of {expected} bytes")
+        if unchecked:
+            raise _Unconfirmed(size)
         return size
 
     async def _body(
@@ -231,6 +249,12 @@ def _limited(expected: int | None, max_bytes: int) -> int | None:
 
 def _too_big(max_bytes: int) -> str:
     return f"larger than the {max_bytes} byte limit"
+
+
+def _close_delimited(response: httpx.Response) -> bool:
+    """A 200 whose end is only the connection closing: no length, not chunked, not gzip."""
+    chunked = "chunked" in response.headers.get("transfer-encoding", "").lower()
+    return response.status_code == 200 and not chunked and not _encoding(response)
 
 
 def _encoding(response: httpx.Response) -> str:
