@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 CLIP_ID = "0f6e1c2a-5b7d-4e3f-9a8b-1c2d3e4f5a6b"
+# (title, artist, album artist, album, genre) as every reader must show them for make_clip()
+READ_BACK = ("Neon Rain", "synthfan", "synthfan", "Suno", "synthwave, dreamy female vocals")
+DESCRIPTION = "a synthwave song about rain at night"
 TASK_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 DEMO_VIDEO = Path(__file__).resolve().parent.parent / "sample_tasks" / "media" / "demo.mp4"
 

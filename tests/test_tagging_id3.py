@@ -23,6 +23,8 @@ from archiver.tagging.fields import GENRE_GUARD, literal_genre
 
 from .clipfactory import (
     CLIP_ID,
+    DESCRIPTION,
+    READ_BACK,
     TASK_ID,
     decode_errors,
     eyed3_tag,
@@ -95,14 +97,8 @@ def test_every_field_reads_back_in_eyed3(mp3: Path, cover: bytes, version: int) 
 def test_every_field_reads_back_in_tinytag_and_ffprobe(mp3: Path, version: int) -> None:
     tag(mp3, version)
     found = TinyTag.get(mp3)
-    assert (found.title, found.artist, found.albumartist, found.album, found.genre) == (
-        "Neon Rain",
-        "synthfan",
-        "synthfan",
-        "Suno",
-        "synthwave, dreamy female vocals",
-    )
-    assert found.comment == "a synthwave song about rain at night"
+    assert (found.title, found.artist, found.albumartist, found.album, found.genre) == READ_BACK
+    assert found.comment == DESCRIPTION
     assert found.other["suno_clip_id"] == [CLIP_ID]
     assert found.other["woas"] == [f"https://suno.com/song/{CLIP_ID}"]
     probed = format_tags(mp3)

@@ -26,6 +26,8 @@ from archiver.tagging.mp4 import move_udta_after_tracks
 
 from .clipfactory import (
     CLIP_ID,
+    DESCRIPTION,
+    READ_BACK,
     TASK_ID,
     decode_errors,
     demo_video,
@@ -138,14 +140,8 @@ def test_freeform_tags_show_in_ffprobe(media: Path, cover: bytes) -> None:
 def test_tags_read_back_in_tinytag(media: Path, cover: bytes) -> None:
     tag(media, cover)
     found = TinyTag.get(media, image=True)
-    assert (found.title, found.artist, found.albumartist, found.album, found.genre) == (
-        "Neon Rain",
-        "synthfan",
-        "synthfan",
-        "Suno",
-        "synthwave, dreamy female vocals",
-    )
-    assert found.comment == "a synthwave song about rain at night"
+    assert (found.title, found.artist, found.albumartist, found.album, found.genre) == READ_BACK
+    assert found.comment == DESCRIPTION
     assert found.other["suno_clip_id"] == [CLIP_ID]
     assert found.other["suno_url"] == [f"https://suno.com/song/{CLIP_ID}"]
     assert found.other["lyrics"] == [make_clip().lyrics]
