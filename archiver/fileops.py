@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -23,7 +24,12 @@ def digest(path: Path) -> tuple[int, str]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write through `NAME.tmp` and a rename, so a reader never sees half a file."""
+    """Write through `NAME.tmp` and a rename, so a reader never sees half a file; a failed
+    write leaves the old file as it was and no `.tmp` behind."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)

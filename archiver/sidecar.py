@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
 from .errors import writing
+from .fileops import write_atomic
 from .manifest import FileRow
 from .models import Clip, Task
 from .naming import render
@@ -47,13 +46,7 @@ def write_sidecar(
             "notes": notes,
         },
     }
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        with writing(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-                                 encoding="utf-8")
-            os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text.encode("utf-8"))

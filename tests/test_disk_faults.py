@@ -37,6 +37,7 @@ import pytest
 from mutagen import File as MutagenFile
 
 import archiver.download
+import archiver.fileops
 import archiver.lock
 import archiver.sidecar
 from archiver.cli import main
@@ -371,7 +372,7 @@ def test_a_disk_full_while_writing_a_sidecar_keeps_the_old_one(
     def no_room(source: Any, target: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(archiver.sidecar.os, "replace", no_room)
+    monkeypatch.setattr(archiver.fileops.os, "replace", no_room)
     with pytest.raises(StorageError, match="song.info.json: no space left on device"):
         write_sidecar(sidecar, task, task.clips[0], [], [])
     monkeypatch.undo()

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from archiver.errors import StorageError, TaggingError
 from archiver.models import AssetKind, Clip
+from archiver.sniff import SNIFF_BYTES, MediaType, sniff
 from archiver.tagging.cover import make_cover, picture_problem
 from archiver.tagging.id3 import tag_mp3
 from archiver.tagging.mp4 import tag_mp4
 
 __all__ = ["TagOptions", "TagResult", "make_cover", "picture_problem", "tag_file"]
 
-_SNIFF_BYTES = 12
 _STORAGE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM})
 
@@ -79,19 +79,10 @@ def _storage_cause(exc: BaseException) -> OSError | None:
 
 
 def _sniff(path: Path) -> str | None:
-    """The container in `path`: "mp3" (ID3 tag or MPEG audio frame sync), "mp4" (`ftyp`)."""
+    """The container in `path`, by content (archiver.sniff): "mp3", "mp4" or None."""
     try:
         with path.open("rb") as stream:
-            head = stream.read(_SNIFF_BYTES)
+            head = stream.read(SNIFF_BYTES)
     except OSError as exc:
         raise TaggingError(f"{path.name}: cannot read: {exc}") from exc
-    if head.startswith(b"ID3") or _is_mpeg_audio_sync(head):
-        return "mp3"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    return None
-
-
-def _is_mpeg_audio_sync(head: bytes) -> bool:
-    """An MPEG audio frame header: 11 sync bits and a layer that is not 0 (which is ADTS AAC)."""
-    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0
+    return {MediaType.MP3: "mp3", MediaType.MP4: "mp4"}.get(sniff(head))
