@@ -37,6 +37,8 @@ from .models import AssetKind, AssetState, Clip, ClipStatus, Task
 from .naming import render, unique
 from .sidecar import sidecar_path, write_sidecar
 from .tagging import TagOptions, make_cover, picture_problem, tag_file
+from .tagging.cover import MAX_SIDE, make_covers
+from .thumbs import THUMB_SIDE, save_thumbnail
 
 __all__ = ["Refresh", "archive_clip"]
 
@@ -54,7 +56,7 @@ class _Job:
     clip: Clip
     refresh: Refresh | None
     notes: list[str] = field(default_factory=list)
-    thumbnail: asyncio.Future[bytes | None] | None = None  # made once, for mp3 and mp4 alike
+    cover_kept: bool = False  # the cover was saved in this run: its gallery thumbnail is due
 
 
 async def archive_clip(
@@ -84,10 +86,10 @@ async def _archive_clip(ctx: RunContext, task: Task, clip: Clip, refresh: Refres
     job = _Job(ctx, task, clip, refresh)
     try:
         async with asyncio.TaskGroup() as group:  # cancelling the clip cancels every part of it
-            cover = group.create_task(_cover(job, AssetKind.IMAGE in todo))
-            for kind in todo:
-                if kind is not AssetKind.IMAGE:
-                    group.create_task(_media(job, kind, cover))
+            media = [kind for kind in todo if kind is not AssetKind.IMAGE]
+            picture = group.create_task(_picture(job, AssetKind.IMAGE in todo, bool(media)))
+            for kind in media:
+                group.create_task(_media(job, kind, picture))
     except* ArchiverError as errors:  # AuthError, StorageError...: they stop the run
         raise first_error(errors) from None
     _write_sidecar(job)
@@ -117,12 +119,12 @@ def _plan(ctx: RunContext, clip: Clip) -> tuple[list[AssetKind], bool]:
     return todo, final
 
 
-async def _media(job: _Job, kind: AssetKind, cover: asyncio.Task[bytes | None]) -> None:
+async def _media(job: _Job, kind: AssetKind, picture: asyncio.Task[bytes | None]) -> None:
     path = _claim(job, kind, _MEDIA_EXT[kind])
     part = _part(job.ctx, path)
     if await _download(job, kind, part) is None:
         return
-    thumbnail = await _thumbnail(job, cover)
+    thumbnail = await asyncio.shield(picture)
     options = TagOptions(album=job.ctx.config.album, id3_version=job.ctx.config.id3_version)
     try:
         async with job.ctx.taggers:  # mutagen maps the whole file to move it: bound the peak
@@ -151,25 +153,32 @@ def _length_problem(clip: Clip, kind: AssetKind, measured: float | None) -> str 
     return f"audio is {measured:.1f} s long, PiAPI says {clip.duration:.1f} s"
 
 
-async def _thumbnail(job: _Job, cover: asyncio.Task[bytes | None]) -> bytes | None:
-    """The embedded picture, made once per clip (bench/: it was half the CPU of a run)."""
-    if job.thumbnail is None:
-        job.thumbnail = asyncio.ensure_future(_make_thumbnail(job, cover))
-    return await asyncio.shield(job.thumbnail)
-
-
-async def _make_thumbnail(job: _Job, cover: asyncio.Task[bytes | None]) -> bytes | None:
-    source = await asyncio.shield(cover)
-    if source is None:
+async def _picture(job: _Job, keep: bool, embed: bool) -> bytes | None:
+    """The picture the clip's audio and video embed (None: none), made once, as soon as the
+    cover is in: the cover's own bytes are let go at once (bench/: 300 KiB a clip, for as
+    long as its media took, was the larger part of the run's peak memory)."""
+    source = await _cover(job, keep)
+    if source is None or not embed:
         return None
     try:
         async with job.ctx.thumbnails:  # one at a time: each decode peaks at ~36 MiB
-            return await asyncio.to_thread(make_cover, source)
+            return await asyncio.to_thread(_pictures, job, source)
     except CoverError as exc:
         job.notes.append(f"cover not embedded: {exc}")
         job.ctx.warn("cover_unusable", f"clip {job.clip.id8}: cover not embedded: {exc}",
                      task_id=job.clip.task_id, clip_id=job.clip.clip_id)
         return None
+
+
+def _pictures(job: _Job, source: bytes) -> bytes:
+    """The embedded picture; with it, from the same decode, the gallery's thumbnail of a cover
+    saved in this run (made here, it is not left for the end of the run)."""
+    if not job.cover_kept:
+        return make_cover(source)
+    embedded, thumbnail = make_covers(source, (MAX_SIDE, THUMB_SIDE))
+    with contextlib.suppress(OSError):  # the gallery makes it again when it is missing
+        save_thumbnail(job.ctx.config.dest, job.clip.clip_id, thumbnail)
+    return embedded
 
 
 async def _cover(job: _Job, keep: bool) -> bytes | None:
@@ -211,6 +220,7 @@ async def _keep_image(job: _Job) -> bytes | None:
             if fetched.media.ext != "jpg":  # the extension follows the real type
                 path = _claim(job, AssetKind.IMAGE, fetched.media.ext)
             await _place(job, AssetKind.IMAGE, part, path)
+            job.cover_kept = True
             return data
         part.unlink(missing_ok=True)
         _dead(job, AssetKind.IMAGE, problem)

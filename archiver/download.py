@@ -22,6 +22,7 @@ import contextlib
 import re
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import httpx
 
 from .errors import DeadAsset, TransferError
 from .models import AssetKind
+from .partfile import PartFile
 from .retry import RETRY_STATUSES, Backoff, RetryPolicy, Sleep, parse_retry_after
 from .slots import PrioritySlots
 from .sniff import ACCEPTED, SNIFF_BYTES, MediaType, describe, sniff
@@ -114,8 +116,13 @@ class Downloader:
         self._options = options
         self._sleep = sleep
         self._global = PrioritySlots(options.jobs)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, PrioritySlots] = {}
+        self._writers = ThreadPoolExecutor(options.jobs, thread_name_prefix="suno-write")
         self.requests = 0
+
+    def close(self) -> None:
+        """Stop the threads that write the bodies (every `fetch()` has waited for its own)."""
+        self._writers.shutdown()
 
     async def fetch(
         self, url: str, part: Path, kind: AssetKind, progress: Progress | None = None
@@ -151,8 +158,10 @@ class Downloader:
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str, kind: AssetKind) -> AsyncIterator[None]:
-        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self._options.per_host))
-        async with per_host, self._global.hold(_PRIORITY[kind]):
+        # Both limits serve by priority: a first-come host limit in front would hand out the
+        # turns in the order the clips were started, whatever the global one decides.
+        per_host = self._hosts.setdefault(host, PrioritySlots(self._options.per_host))
+        async with per_host.hold(_PRIORITY[kind]), self._global.hold(_PRIORITY[kind]):
             yield
 
     async def _transfer(self, url: str, part: Path, kind: AssetKind, track: _Tracker) -> int:
@@ -192,19 +201,18 @@ class Downloader:
     ) -> int:
         """Write the body from `offset` on; return the size of the part."""
         size = offset
-        with open(part, "r+b" if offset else "wb") as out:
-            out.seek(offset)
-            out.truncate()
+        with PartFile(part, offset, self._writers) as out:
             track.to(offset)
             async for chunk in _decoded(response):
-                out.write(chunk)
+                await out.write(chunk)
                 size += len(chunk)
                 track.to(size)
                 if size > self._options.max_bytes:
                     raise _Rejected(_too_big(self._options.max_bytes))
                 if size - len(chunk) < SNIFF_BYTES <= size:  # judge the head as it arrives
-                    out.flush()
+                    await out.flush()
                     _media(part, kind)
+            await out.drain()
         return size
 
 

@@ -9,18 +9,12 @@ from pathlib import Path
 
 __all__ = ["digest", "write_atomic"]
 
-_CHUNK = 1 << 20
-
-
 def digest(path: Path) -> tuple[int, str]:
-    """(size, sha256 hex) of a file, read in 1 MiB chunks (memory stays flat)."""
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
+    """(size, sha256 hex) of a file. `hashlib.file_digest` reads it into one reused 256 KiB
+    buffer with the GIL released: memory stays flat, and no new buffer a read."""
+    with open(path, "rb", buffering=0) as handle:
+        sha = hashlib.file_digest(handle, "sha256")
+        return handle.tell(), sha.hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

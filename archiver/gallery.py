@@ -5,8 +5,8 @@ The page is static and self-contained (gallery_page.py), so it opens from `file:
 links are paths relative to DEST, percent-encoded, and the playlist's are relative too, so the
 folder can be moved or copied whole.
 
-Thumbnails (300 px baseline JPEGs) live in `DEST/.suno-archiver/thumbs/`, made from the saved
-cover and made again only when it is newer than the thumbnail: regenerating the gallery after
+Thumbnails (thumbs.py) are made during the run from the same decode as the embedded cover;
+here only those missing or older than their cover are made: regenerating the gallery after
 every run costs a stat per file, not a decode per cover. Both outputs and every thumbnail are
 written to a temporary name and renamed, so a reader never sees half a file.
 """
@@ -25,18 +25,15 @@ from . import __version__
 from .errors import ArchiverError, CoverError
 from .fileops import write_atomic
 from .gallery_page import render_page
-from .manifest import STATE_DIR, Manifest, TaskState
+from .manifest import Manifest, TaskState
 from .models import AssetKind, AssetState, Clip, ClipStatus
-from .naming import safe_component
 from .parse import parse_task
-from .tagging.cover import make_cover
+from .thumbs import make_thumbnail, save_thumbnail, thumbnail_path
 
 __all__ = [
     "INDEX_NAME",
     "PLAYLIST_NAME",
-    "THUMB_SIDE",
     "GalleryResult",
-    "make_thumbnail",
     "playlist_text",
     "run_index",
     "style_tags",
@@ -45,10 +42,7 @@ __all__ = [
 
 INDEX_NAME = "index.html"
 PLAYLIST_NAME = "playlist.m3u8"
-THUMBS_DIR = "thumbs"  # under STATE_DIR
-THUMB_SIDE = 300
 _TAG_SPLIT = re.compile(r"[,;\n]+")
-_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")  # UUIDs and the like
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _MEDIA = (AssetKind.AUDIO, AssetKind.VIDEO, AssetKind.IMAGE)
 # Worst first: the state a clip shows is the worst of its own and its files'.
@@ -201,17 +195,16 @@ def _one_line(text: str) -> str:
 
 
 class _Thumbnails:
-    """`thumbs/<clip id>.jpg`, made when missing or older than the cover, else left alone."""
+    """The clips' thumbnails, made when missing or older than the cover, else left alone."""
 
     def __init__(self, dest: Path) -> None:
-        self._root = str(dest)
-        self._folder = dest / STATE_DIR / THUMBS_DIR
+        self._dest = dest
         self.made = 0
 
     def for_cover(self, clip_id: str, cover: str) -> str | None:
         """The thumbnail of the cover at `cover` (relative), or None when it cannot be made."""
-        relative = f"{STATE_DIR}/{THUMBS_DIR}/{_file_stem(clip_id)}.jpg"
-        cover_file, thumb = os.path.join(self._root, cover), os.path.join(self._root, relative)
+        relative = thumbnail_path(clip_id)
+        cover_file, thumb = os.path.join(self._dest, cover), os.path.join(self._dest, relative)
         try:
             if os.stat(thumb).st_mtime >= os.stat(cover_file).st_mtime:
                 return relative
@@ -222,25 +215,8 @@ class _Thumbnails:
                 picture = make_thumbnail(handle.read())
         except (CoverError, OSError):
             return None  # the page shows a placeholder; the audio is not concerned
-        self._folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(thumb), picture)
         self.made += 1
-        return relative
-
-
-def _file_stem(clip_id: str) -> str:
-    return clip_id if _PLAIN_ID.fullmatch(clip_id) else safe_component(clip_id)
-
-
-def make_thumbnail(data: bytes) -> bytes:
-    """A baseline JPEG of at most THUMB_SIDE px a side, from untrusted picture bytes.
-
-    `make_cover` does the careful part: size check before decoding, EXIF orientation,
-    transparency, a big JPEG decoded at a fraction of its size.
-    """
-    return make_cover(data, max_side=THUMB_SIDE)
-
-
+        return save_thumbnail(self._dest, clip_id, picture)
 
 
 def run_index(dest: Path, err: TextIO) -> int:

@@ -10,9 +10,10 @@ import enum
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:  # imported when a bar is first drawn: tqdm costs ~50 ms of start-up
+    from tqdm import tqdm
 
 __all__ = ["Event", "JsonReporter", "Level", "Reporter", "TextReporter", "Transfer"]
 
@@ -75,7 +76,7 @@ class TextReporter:
         prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: "}.get(event.level, "")
         line = prefix + event.message
         if self._total is not None:
-            tqdm.write(line, file=self._stream)
+            self._total.write(line, file=self._stream)
         else:
             print(line, file=self._stream, flush=True)
 
@@ -88,6 +89,8 @@ class TextReporter:
         if not self._bars:
             return _NoTransfer()
         if self._total is None:
+            from tqdm import tqdm
+
             self._total = tqdm(desc="total", unit="B", unit_scale=True, unit_divisor=1024,
                                file=self._stream, position=0, dynamic_ncols=True)
         return _Bar(self._total, label, total, self._stream)
@@ -101,7 +104,7 @@ class TextReporter:
 class _Bar:
     def __init__(self, overall: tqdm[Any], label: str, total: int | None, stream: TextIO) -> None:
         self._overall = overall
-        self._bar = tqdm(desc=label[:40], total=total, unit="B", unit_scale=True,
+        self._bar = type(overall)(desc=label[:40], total=total, unit="B", unit_scale=True,
                          unit_divisor=1024, file=stream, leave=False, dynamic_ncols=True)
 
     def update(self, count: int) -> None:

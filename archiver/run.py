@@ -73,6 +73,8 @@ def _locked_run(
     except (KeyboardInterrupt, asyncio.CancelledError):
         manifest.finish_run(run_id, Interrupted.exit_code, "interrupted")
         raise Interrupted("interrupted; partial downloads are kept for the next run") from None
+    finally:
+        downloader.close()
     if planned or inputs.errors:  # the archive may have changed: show it as it is now
         _write_gallery(ctx)
     exit_code = 1 if ctx.stats.errors else 0

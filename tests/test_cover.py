@@ -16,7 +16,7 @@ from PIL.PngImagePlugin import PngImageFile
 from archiver.errors import CoverError
 from archiver.samplemedia import cover_image
 from archiver.tagging import make_cover
-from archiver.tagging.cover import MAX_PIXELS
+from archiver.tagging.cover import MAX_PIXELS, make_covers
 
 SOF_BASELINE = (0xC0, 0xC1)
 APP1_EXIF_XMP, APP2_ICC, COMMENT = 0xE1, 0xE2, 0xFE
@@ -173,8 +173,29 @@ def test_big_jpeg_is_decoded_at_reduced_scale(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(JpegImageFile, "draft", spy)
     thumbnail = assert_embeddable(make_cover(cover_image("huge", (4000, 3000))))
-    assert drafts == [("RGB", (1000, 1000)), ("decoded at", (2000, 1500))]
+    # (Image.thumbnail() asks again once the pixels are in: a no-op that decodes nothing)
+    assert drafts[:2] == [("RGB", (1000, 1000)), ("decoded at", (2000, 1500))]
+    assert all(size == (2000, 1500) for mode, size in drafts[3::2])
     assert thumbnail.size == (1000, 750)
+
+
+def test_make_covers_makes_every_size_from_one_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = []
+    real_load = JpegImageFile.load
+
+    def spy(self: JpegImageFile) -> object:
+        if self.tile:
+            loads.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(JpegImageFile, "load", spy)
+    source = cover_image("two sizes", (1500, 1500))
+    embedded, thumbnail = (assert_embeddable(data) for data in make_covers(source, (1000, 300)))
+    assert loads == [(750, 750)]  # decoded once, at half scale
+    assert (embedded.size, thumbnail.size) == ((750, 750), (300, 300))
+    assert make_covers(source, (1000,))[0] == make_cover(source)
+    with pytest.raises(ValueError, match="largest first"):
+        make_covers(source, (300, 1000))
 
 
 def test_bomb_is_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:

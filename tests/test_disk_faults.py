@@ -36,9 +36,9 @@ import httpx
 import pytest
 from mutagen import File as MutagenFile
 
-import archiver.download
 import archiver.fileops
 import archiver.lock
+import archiver.partfile
 import archiver.sidecar
 from archiver.cli import main
 from archiver.clipwork import archive_clip
@@ -241,7 +241,7 @@ def test_disk_full_to_the_last_byte_is_exit_1(tmp_path: Path) -> None:
 
 
 class _FillingUp:
-    """`open` for download.py whose files take `room` bytes in all, then raise ENOSPC."""
+    """`open` for partfile.py whose files take `room` bytes in all, then raise ENOSPC."""
 
     def __init__(self, room: int) -> None:
         self.room = room
@@ -270,7 +270,7 @@ def test_a_download_that_fills_the_disk_stops_the_run_with_one_clear_line(
 ) -> None:
     dest, task_id = tmp_path / "a", load_sample("01")["data"]["task_id"]
     with monkeypatch.context() as patched:
-        patched.setattr(archiver.download, "open", _FillingUp(300_000), raising=False)
+        patched.setattr(archiver.partfile, "open", _FillingUp(300_000), raising=False)
         code, err = _run(dest, task_id, server=demo_server)
     assert code == 1 and "Traceback" not in err, err
     assert "no space left on device" in err and ".part" in err

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
+from PIL import Image
 
 from archiver.cli import main
 from archiver.demo import DemoServer
@@ -343,19 +344,32 @@ def test_audio_shorter_than_piapi_says_is_not_accepted(
     assert not list((tmp_path / "a").rglob("*.part"))
 
 
-def test_the_cover_thumbnail_is_made_once_per_clip(
+def test_the_cover_is_decoded_once_per_clip_for_tags_and_gallery(
     demo_server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One decode per clip makes the picture its mp3 and mp4 embed and the gallery's
+    thumbnail; the gallery written at the end of the run has none left to make."""
     import archiver.clipwork
+    import archiver.gallery
+    from archiver.thumbs import THUMB_SIDE, thumbnail_path
 
-    calls: list[int] = []
-    real = archiver.clipwork.make_cover
+    calls: list[tuple[int, ...]] = []
+    real = archiver.clipwork.make_covers
 
-    def counted(data: bytes) -> bytes:
-        calls.append(1)
-        return real(data)
+    def counted(data: bytes, sides: tuple[int, ...]) -> list[bytes]:
+        calls.append(tuple(sides))
+        return real(data, sides)
 
-    monkeypatch.setattr(archiver.clipwork, "make_cover", counted)
-    code, _, err = _run(demo_server, tmp_path / "a", load_sample("01")["data"]["task_id"])
+    def not_again(data: bytes) -> bytes:
+        raise AssertionError("the gallery decoded a cover the run had decoded")
+
+    monkeypatch.setattr(archiver.clipwork, "make_covers", counted)
+    monkeypatch.setattr(archiver.clipwork, "make_cover", not_again)
+    monkeypatch.setattr(archiver.gallery, "make_thumbnail", not_again)
+    task = load_sample("01")["data"]
+    code, _, err = _run(demo_server, tmp_path / "a", task["task_id"])
     assert code == 0, err
-    assert len(calls) == 2  # two clips, each with an mp3 and an mp4
+    assert calls == [(1000, THUMB_SIDE)] * 2  # two clips, each with an mp3 and an mp4
+    for clip in task["output"]["clips"].values():
+        with Image.open(tmp_path / "a" / thumbnail_path(clip["id"])) as thumbnail:
+            assert max(thumbnail.size) == THUMB_SIDE

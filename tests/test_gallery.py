@@ -25,7 +25,6 @@ from archiver.demo import DemoServer
 from archiver.gallery import (
     INDEX_NAME,
     PLAYLIST_NAME,
-    THUMB_SIDE,
     GalleryResult,
     playlist_text,
     style_tags,
@@ -36,6 +35,7 @@ from archiver.manifest import DB_NAME, STATE_DIR, Manifest, TaskState
 from archiver.models import AssetKind
 from archiver.naming import safe_component
 from archiver.parse import parse_task
+from archiver.thumbs import THUMB_SIDE
 
 from .samples import load_sample
 

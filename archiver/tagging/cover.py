@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Sequence
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from archiver.errors import CoverError
 
-__all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover", "picture_problem"]
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "make_cover", "make_covers", "picture_problem"]
 
 MAX_SIDE = 1000
 MIN_DRAFT_SIDE = 600  # a cover decoded at a fraction of its size is never made smaller
@@ -37,8 +38,15 @@ def make_cover(data: bytes, max_side: int = MAX_SIDE) -> bytes:
     `max_side` bounds the longest side: MAX_SIDE for the embedded cover, smaller for the
     gallery's thumbnails (a big JPEG is then decoded at a fraction of its size).
     """
+    return make_covers(data, (max_side,))[0]
+
+
+def make_covers(data: bytes, sides: Sequence[int]) -> list[bytes]:
+    """`make_cover` for each of `sides` (largest first), from one decode of `data`."""
+    if not sides or list(sides) != sorted(sides, reverse=True):
+        raise ValueError(f"sides must be given largest first: {sides}")
     try:
-        return _thumbnail(data, max_side)
+        return _thumbnails(data, sides)
     except Image.DecompressionBombError as exc:
         raise CoverError(f"cover refused, too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -70,16 +78,20 @@ def picture_problem(data: bytes) -> str | None:
     return None
 
 
-def _thumbnail(data: bytes, max_side: int) -> bytes:
+def _thumbnails(data: bytes, sides: Sequence[int]) -> list[bytes]:
     with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
         _refuse_bomb(image)
-        side = _decoded_side(image, max_side)
+        side = _decoded_side(image, sides[0])
         image.draft("RGB", (side, side))  # a big JPEG decodes at 1/2, 1/4 or 1/8 scale
         image.load()
-        upright = ImageOps.exif_transpose(image)
-        picture = _to_rgb(upright if upright is not None else image)
-    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return _encode(picture)
+        ImageOps.exif_transpose(image, in_place=True)
+        picture = _to_rgb(image)
+    pictures = []
+    for wanted in sides:  # each made from the one before: smaller, then smaller still
+        wanted = min(wanted, side)
+        picture.thumbnail((wanted, wanted), Image.Resampling.LANCZOS)
+        pictures.append(_encode(picture))
+    return pictures
 
 
 def _decoded_side(image: Image.Image, max_side: int) -> int:
@@ -117,7 +129,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_GREY:
         # convert() would clip 16-bit values to white; scale them to 8 bits first
         image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")  # (convert() copies)
 
 
 def _encode(picture: Image.Image) -> bytes:
