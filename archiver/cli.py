@@ -49,7 +49,11 @@ def entry() -> None:
     interpreter's teardown of its ~400 modules (60-80 ms, bench/). By the time main() returns,
     the run has closed the manifest, the lock, the files and the thread pools; only the
     standard streams are left to flush. An unexpected exception still exits the usual way,
-    with its traceback."""
+    with its traceback. Before anything runs, glibc is asked for fewer malloc arenas
+    (memory.py): a setting for the whole process, so it is made here and not by main()."""
+    from .memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     code = main()
     with contextlib.suppress(OSError):  # (a reader that went away: nothing left to tell it)
         sys.stdout.flush()

@@ -52,13 +52,14 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
     way to name a backend, so the pool is built again here; should a later httpx keep it
     elsewhere, its own stays (`uses_asyncio_backend` says which, and a test checks it)."""
 
-    def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(verify=_tls(), limits=limits)
+    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
+        ssl_context = ssl_context or _tls()
+        super().__init__(verify=ssl_context, limits=limits)
         self.uses_asyncio_backend = isinstance(getattr(self, "_pool", None),
                                                httpcore.AsyncConnectionPool)
         if self.uses_asyncio_backend:
             self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=_tls(),
+                ssl_context=ssl_context,
                 max_connections=limits.max_connections,
                 max_keepalive_connections=limits.max_keepalive_connections,
                 keepalive_expiry=limits.keepalive_expiry,

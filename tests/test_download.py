@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from archiver.clients import AsyncioTransport
 from archiver.download import Downloader, DownloadOptions, Fetched
 from archiver.errors import DeadAsset, TransferError
 from archiver.models import AssetKind
@@ -78,12 +79,18 @@ class Run:
 
     def fetch(self, url: str, kind: AssetKind = AssetKind.AUDIO) -> Fetched:
         async def go() -> Fetched:
-            # follow_redirects=False: the engine must follow redirects whatever the client says.
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as client:
+            async with _client() as client:
                 downloader = Downloader(client, self.options, sleep=self.sleep)
                 return await downloader.fetch(url, self.part, kind, self.progress)
 
         return asyncio.run(go())
+
+
+def _client() -> httpx.AsyncClient:
+    """The download pool's own transport (netstream.py), so every fault here goes through it;
+    follow_redirects=False: the engine must follow redirects whatever the client says."""
+    return httpx.AsyncClient(transport=AsyncioTransport(httpx.Limits()),
+                             timeout=httpx.Timeout(10.0))
 
 
 # --- the happy paths ------------------------------------------------------------------------
@@ -505,7 +512,7 @@ def test_identity_content_encoding_is_plain(server: FaultServer, tmp_path: Path)
 
 def _fetch_many(tmp_path: Path, options: DownloadOptions, urls: list[str]) -> None:
     async def go() -> None:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False) as client:
+        async with _client() as client:
             downloader = Downloader(client, options)
             await asyncio.gather(*(
                 downloader.fetch(url, tmp_path / f"{n}.part", AssetKind.AUDIO)
@@ -530,6 +537,33 @@ def test_per_host_limit_caps_connections_to_each_host(
     _fetch_many(tmp_path, DownloadOptions(jobs=8, per_host=1), urls)
     assert server.peak_by_host == {"127.0.0.1": 1, "localhost": 1}
     assert server.peak == 2
+
+
+def test_waiting_downloads_start_covers_first_then_video_then_audio(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    """Regression: the per-host limit was a first-come semaphore in front of the priority
+    slots, so with one host the turns went in arrival order whatever the priorities said."""
+    first = server.url("/slow/song.mp3?delay=0.002&n=first")
+    waiting = [(server.url("/slow/song.mp3?delay=0.002&n=audio"), AssetKind.AUDIO),
+               (server.url("/ok/demo.mp4"), AssetKind.VIDEO),
+               (server.url("/ok/cover.jpg"), AssetKind.IMAGE)]
+
+    async def go() -> None:
+        async with _client() as client:
+            downloader = Downloader(client, DownloadOptions(jobs=8, per_host=1))
+            holder = asyncio.create_task(
+                downloader.fetch(first, tmp_path / "first.part", AssetKind.AUDIO))
+            while not server.requests:  # the slot is taken: the others must wait for it
+                await asyncio.sleep(0.001)
+            await asyncio.gather(holder, *(
+                downloader.fetch(url, tmp_path / f"{kind.value}.part", kind)
+                for url, kind in waiting))
+
+    asyncio.run(go())
+    assert [request.target.rsplit("/", 1)[-1] for request in server.requests] == [
+        "song.mp3?delay=0.002&n=first", "cover.jpg", "demo.mp4",
+        "song.mp3?delay=0.002&n=audio"]
 
 
 # --- progress, memory, secrets --------------------------------------------------------------

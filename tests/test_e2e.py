@@ -373,3 +373,24 @@ def test_the_cover_is_decoded_once_per_clip_for_tags_and_gallery(
     for clip in task["output"]["clips"].values():
         with Image.open(tmp_path / "a" / thumbnail_path(clip["id"])) as thumbnail:
             assert max(thumbnail.size) == THUMB_SIDE
+
+
+def test_the_command_flushes_its_output_before_its_quick_exit(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    """`python -m archiver` (and the console script) end with os._exit after main(): every
+    line printed must still reach a pipe, and the exit status must be main()'s."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "archiver", "--json", "--base-url", demo_server.api_url,
+               "-d", str(tmp_path / "a"), *_ids(demo_server, "archived")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]  # none cut short
+    assert sum(event["event"] == "file_saved" for event in events) > 20
+    assert events[-1]["event"] == "summary"
+    missing = subprocess.run([sys.executable, "-m", "archiver", "status", "-d",
+                              str(tmp_path / "nothing here")],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and "suno-archiver: error:" in missing.stderr
