@@ -5,14 +5,16 @@ a `Content-Range` that must start at N (else restart from zero), 416 meaning "ma
 whole", and never a body shorter than announced. The client given here must never carry the
 API key: it is a separate pool from the API's.
 
-Two choices beyond that list:
-- A server that gzips the media anyway is decoded here (not by httpx), in bounded pieces, and a
-  gzip stream that stops before its end is a short body like any other. The file on disk is the
-  decoded media: that is what the `Content-Encoding` header says the resource is, and the only
-  thing the magic check and the tagger understand. A `Range` over the gzip bytes is useless to
-  us, so such a 206 restarts from zero.
+Three choices beyond that list:
+- A server that gzips the media anyway is decoded (inflate.py, not httpx) in bounded pieces,
+  and a gzip stream that stops before its end is a short body like any other. The file on
+  disk is the decoded media: that is what the `Content-Encoding` header says the resource is,
+  and the only thing the magic check and the tagger understand. A `Range` over the gzip bytes
+  is useless to us, so such a 206 restarts from zero.
 - The first bytes are checked as soon as they arrive, so an error page or the wrong kind of
   file is dropped at once, not after the whole body.
+- The event loop only receives: worker threads write the `.part` (partfile.py), and the
+  sockets are read through netstream.py (clients.py), 256 KiB at a time.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from .errors import DeadAsset, TransferError
+from .inflate import INFLATABLE, CorruptBody, Inflater
 from .models import AssetKind
 from .partfile import PartFile
 from .retry import RETRY_STATUSES, Backoff, RetryPolicy, Sleep, parse_retry_after
@@ -40,9 +42,6 @@ __all__ = ["DownloadOptions", "Downloader", "Fetched"]
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.I)
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.I)
-_INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
-_GZIP_OR_ZLIB = zlib.MAX_WBITS | 32  # zlib detects which of the two headers it is
-_INFLATE_PIECE = 256 * 1024  # most decoded bytes held at once, however well the input packs
 
 Progress = Callable[[int], None]
 """Called with the change in the `.part`'s size: the counts of one `fetch()` always add up to
@@ -220,7 +219,7 @@ async def _start(response: httpx.Response, offset: int, max_bytes: int) -> tuple
     """Decide from the status line where writing starts, and how big the file must end up."""
     status = response.status_code
     encoding = _encoding(response)
-    if status in (200, 206) and encoding not in _INFLATABLE | {""}:
+    if status in (200, 206) and encoding not in INFLATABLE | {""}:
         raise DeadAsset(host_of(str(response.url)), f"served with Content-Encoding {encoding}")
     if status == 200:  # to a Range request this means "ignored": start again from zero
         return 0, _limited(None if encoding else _int(response.headers.get("content-length")),
@@ -277,37 +276,15 @@ async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
         async for chunk in response.aiter_raw():
             yield chunk
         return
-    inflater = _Inflater()
-    async for chunk in response.aiter_raw():
-        for piece in inflater.feed(chunk):
-            yield piece
+    inflater = Inflater()
+    try:
+        async for chunk in response.aiter_raw():
+            for piece in inflater.feed(chunk):
+                yield piece
+    except CorruptBody as exc:
+        raise _Retry(f"corrupt compressed body: {exc}", restart=True) from None
     if not inflater.finished:
         raise _Retry("compressed body ended early")
-
-
-class _Inflater:
-    """gzip (members one after another) or zlib data, decoded a bounded piece at a time."""
-
-    def __init__(self) -> None:
-        self._zlib = zlib.decompressobj(_GZIP_OR_ZLIB)
-
-    @property
-    def finished(self) -> bool:
-        return self._zlib.eof
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        try:
-            while data:
-                if self._zlib.eof:  # the next gzip member
-                    self._zlib = zlib.decompressobj(_GZIP_OR_ZLIB)
-                piece = self._zlib.decompress(data, _INFLATE_PIECE)
-                if piece:
-                    yield piece
-                # Output zlib holds back comes out first on the next call: a member's end
-                # (its trailer) cannot be consumed before all of its output is out.
-                data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
-        except zlib.error as exc:
-            raise _Retry(f"corrupt compressed body: {exc}", restart=True) from None
 
 
 async def _why(response: httpx.Response) -> str:

@@ -487,7 +487,7 @@ def test_gzip_decoded_in_tiny_pieces_loses_nothing(
     server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny input pieces under a tiny output cap: zlib holds output back between reads.
-    monkeypatch.setattr("archiver.download._INFLATE_PIECE", 7)
+    monkeypatch.setattr("archiver.inflate.PIECE", 7)
     run = Run(tmp_path)
     run.fetch(server.url("/gzip/song.mp3?chunk=3&delay=0.001"))
     assert run.part.read_bytes() == SONG
