@@ -29,21 +29,25 @@ def http_client(
 ) -> httpx.AsyncClient:
     """HTTP/1.1, keep-alive pool sized to the workers (PERF.md), generous read timeout.
 
-    Requests go through `AsyncioTransport`, unless a test gives its own `transport`. It is
-    mounted for every URL, so the proxies httpx takes from the environment (HTTPS_PROXY...,
-    more specific mounts) still win, through httpx's own transport."""
+    Requests go through `AsyncioTransport`, unless a test gives its own `transport`. It takes
+    the place of the client's default transport after the client is built: a `transport=`
+    argument would make httpx ignore the proxies in the environment, and a mount for all://
+    would replace an ALL_PROXY one. So HTTP(S)_PROXY, ALL_PROXY and NO_PROXY work as httpx
+    documents them; only the proxied requests use httpx's own transport."""
     limits = httpx.Limits(max_connections=connections * 2,
                           max_keepalive_connections=connections * 2)
-    mounts = None if transport is not None else {"all://": AsyncioTransport(limits)}
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=transport,
-        mounts=mounts,
         verify=_tls(),
         follow_redirects=follow,
         timeout=httpx.Timeout(30.0, read=60.0),
         limits=limits,
         headers={"user-agent": USER_AGENT},
     )
+    if transport is None and isinstance(getattr(client, "_transport", None),
+                                        httpx.AsyncHTTPTransport):
+        client._transport = AsyncioTransport(limits)  # (a test checks it is the one used)
+    return client
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
