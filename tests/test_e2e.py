@@ -349,12 +349,12 @@ def test_the_cover_is_decoded_once_per_clip_for_tags_and_gallery(
 ) -> None:
     """One decode per clip makes the picture its mp3 and mp4 embed and the gallery's
     thumbnail; the gallery written at the end of the run has none left to make."""
-    import archiver.clipwork
+    import archiver.covers
     import archiver.gallery
     from archiver.thumbs import THUMB_SIDE, thumbnail_path
 
     calls: list[tuple[int, ...]] = []
-    real = archiver.clipwork.make_covers
+    real = archiver.covers.make_covers
 
     def counted(data: bytes, sides: tuple[int, ...]) -> list[bytes]:
         calls.append(tuple(sides))
@@ -363,8 +363,8 @@ def test_the_cover_is_decoded_once_per_clip_for_tags_and_gallery(
     def not_again(data: bytes) -> bytes:
         raise AssertionError("the gallery decoded a cover the run had decoded")
 
-    monkeypatch.setattr(archiver.clipwork, "make_covers", counted)
-    monkeypatch.setattr(archiver.clipwork, "make_cover", not_again)
+    monkeypatch.setattr(archiver.covers, "make_covers", counted)
+    monkeypatch.setattr(archiver.covers, "make_cover", not_again)
     monkeypatch.setattr(archiver.gallery, "make_thumbnail", not_again)
     task = load_sample("01")["data"]
     code, _, err = _run(demo_server, tmp_path / "a", task["task_id"])
