@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError, StorageError, UsageError
+from .archivedb import (
+    DB_NAME,
+    SIDECAR_GLOB,
+    STATE_DIR,
+    connect,
+    require_archive,
+    sidecars,
+)
 from .models import AssetKind, Clip, Task
 from .sqlitedb import Guarded, Result, damaged, translate
 
@@ -30,9 +37,6 @@ __all__ = [
     "require_archive", "sidecars", "translate",
 ]
 
-STATE_DIR = ".suno-archiver"
-DB_NAME = "archive.sqlite3"
-SIDECAR_GLOB = "*.info.json"
 _CLIP_BATCH = 1000
 _CLIP_UPSERT = (
     "INSERT INTO clips (clip_id, task_id, idx, title, status, error) VALUES (?,?,?,?,?,?) "
@@ -47,33 +51,6 @@ class TaskState:
     FAILED = "failed"  # PiAPI failed it: final
     NOT_FOUND = "not_found"
     ERROR = "error"  # we could not fetch or understand it this time
-
-
-_SCHEMA = [
-    """
-    CREATE TABLE tasks (
-        task_id TEXT PRIMARY KEY, state TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',
-        error TEXT NOT NULL DEFAULT '', assets TEXT NOT NULL DEFAULT '',
-        json TEXT, checked_at REAL NOT NULL
-    );
-    CREATE TABLE clips (
-        clip_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, idx INTEGER NOT NULL,
-        title TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX clips_task ON clips(task_id);
-    CREATE TABLE files (
-        clip_id TEXT NOT NULL, kind TEXT NOT NULL, task_id TEXT NOT NULL,
-        state TEXT NOT NULL, path TEXT, size INTEGER, sha256 TEXT,
-        reason TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
-        updated_at REAL NOT NULL, PRIMARY KEY (clip_id, kind)
-    );
-    CREATE UNIQUE INDEX files_path ON files(path);
-    CREATE TABLE runs (
-        run_id INTEGER PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL,
-        exit_code INTEGER, summary TEXT
-    );
-    """,
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +72,9 @@ class Manifest:
 
     @classmethod
     def open(cls, dest: Path) -> Manifest:
-        state_dir = dest / STATE_DIR
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError.from_os(state_dir, exc) from None
-        path = state_dir / DB_NAME
-        _refuse_emptied(path, dest)
-        try:
-            db = sqlite3.connect(path, isolation_level=None, timeout=10)
-        except sqlite3.Error as exc:
-            raise translate(exc, path) from None
-        manifest = cls(db, path)
-        try:
-            manifest._db.execute("PRAGMA journal_mode=WAL")
-            manifest._db.execute("PRAGMA synchronous=NORMAL")
-            _migrate(manifest._db, path)
-            _check_integrity(manifest._db, path)
-        except BaseException:
-            db.close()
-            raise
-        return manifest
+        """The manifest of the archive at `dest`, made when there is none yet."""
+        connection, path = connect(dest)
+        return cls(connection, path)
 
     @classmethod
     def open_existing(cls, dest: Path) -> Manifest:
@@ -331,11 +290,6 @@ class Manifest:
         )
 
 
-def require_archive(dest: Path) -> None:
-    if not (dest / STATE_DIR / DB_NAME).is_file():
-        raise UsageError(f"{dest}: no archive here (no {STATE_DIR}/{DB_NAME})")
-
-
 def _file_row(row: tuple[object, ...]) -> FileRow:
     clip_id, kind, state, path, size, sha, reason, attempts = row
     return FileRow(
@@ -343,38 +297,3 @@ def _file_row(row: tuple[object, ...]) -> FileRow:
         size if isinstance(size, int) else None, sha if isinstance(sha, str) else None,
         str(reason), int(attempts) if isinstance(attempts, int) else 0,
     )
-
-
-def _refuse_emptied(path: Path, dest: Path) -> None:
-    """An empty manifest file beside archived sidecars was emptied (a crash, a bad copy), not
-    made: SQLite would take it for a new archive and forget everything without a word."""
-    try:
-        emptied = path.stat().st_size == 0
-    except FileNotFoundError:
-        return
-    if emptied and next(sidecars(dest), None) is not None:
-        raise damaged(path, "the file is empty, but the folder holds archived songs")
-
-
-def _check_integrity(db: Guarded, path: Path) -> None:
-    """Damage found now is a clear error before the run, not a failed write half-way through
-    it (a file in place, its row not written). A few hundred ms for a 300 MB manifest."""
-    problems = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)")]
-    if problems != ["ok"]:
-        raise damaged(path, "; ".join(problems))
-
-
-def sidecars(dest: Path) -> Iterator[Path]:
-    """The `.info.json` sidecars of the archive at `dest` (none from the state folder)."""
-    return (found for found in dest.rglob(SIDECAR_GLOB)
-            if STATE_DIR not in found.relative_to(dest).parts and found.is_file())
-
-
-def _migrate(db: Guarded, path: Path) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(_SCHEMA):
-        raise ManifestError(
-            f"{path}: the manifest is schema {version}, newer than this suno-archiver knows"
-        )
-    for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-        db.script(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
