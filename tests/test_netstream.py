@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -42,7 +43,7 @@ import httpx
 import pytest
 import trustme
 
-from archiver import netstream
+from archiver import clients, netstream
 from archiver.clients import AsyncioTransport, http_client
 from archiver.netstream import HIGH_WATER, AsyncioBackend, AsyncioStream, SocketOption
 
@@ -754,6 +755,33 @@ def test_a_no_proxy_host_bypasses_the_proxy_through_the_asyncio_backend(
     assert proxy.requests == []
     assert response.content == DIRECT_BODY
     assert connects == [("127.0.0.1", origin.port)], "not through AsyncioBackend"
+
+
+def test_a_ca_bundle_from_ssl_cert_file_is_trusted(
+    no_proxies: pytest.MonkeyPatch, ca: trustme.CA, server_tls: ssl.SSLContext,
+    tmp_path: Path, connects: list[tuple[str, int]],
+) -> None:
+    """A user's own CA (a company proxy's, a private CDN's) comes in through SSL_CERT_FILE,
+    as with any httpx program; without it the same server is refused."""
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+
+    async def go(origin: Server) -> httpx.Response:
+        async with http_client(None, follow=False, connections=2) as client:
+            return await client.get(origin.url("/x"))
+
+    try:
+        with Server(_origin, tls=server_tls) as origin:
+            clients._tls.cache_clear()  # (made once a process: the first run's environment)
+            with pytest.raises(httpx.ConnectError):
+                asyncio.run(go(origin))
+            no_proxies.setenv("SSL_CERT_FILE", str(bundle))
+            clients._tls.cache_clear()
+            response = asyncio.run(go(origin))
+    finally:
+        clients._tls.cache_clear()
+    assert response.content == DIRECT_BODY
+    assert connects[-1] == ("127.0.0.1", origin.port)
 
 
 # --- 10. get_extra_info ----------------------------------------------------------------------
