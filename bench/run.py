@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import shutil
@@ -21,10 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.measure import CpuMeter
+from harness.measure import CpuMeter, Summary
 from harness.media import BIG_FRAME, ensure_media, write_mp3
-from harness.nginx import Nginx, Site
-from harness.report import CAPPED, UNTHROTTLED, BigResult, Results, render
+from harness.nginx import Nginx, Site, throwaway_ca
+from harness.report import CAPPED, HTTPS, UNTHROTTLED, BigResult, Results, render
 from harness.scenarios import Failures, NoopResult, noop_rerun, race, run_once
 from harness.spec import (
     BIG_MP3_BYTES,
@@ -50,16 +51,9 @@ PARTS = ("download", "big", "noop")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    missing = [name for name in PROGRAMS if shutil.which(name) is None]
-    if not (CDN / "template.mp4").exists() and shutil.which("ffmpeg") is None:
-        missing.append("ffmpeg")
-    if args.profile and shutil.which("py-spy") is None:
-        print("--profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
-        return 2
-    if missing:
-        extra = " ffmpeg" if "ffmpeg" in missing else ""
-        print(f"missing: {', '.join(missing)}; install with:\n  {APT_LINE}{extra}",
-              file=sys.stderr)
+    problem = _missing(args)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     archiver = _find_archiver()
     if archiver is None:
@@ -106,6 +100,22 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _missing(args: argparse.Namespace) -> str | None:
+    """What this run needs and is not installed, and how to install it; None if nothing."""
+    missing = [name for name in PROGRAMS if shutil.which(name) is None]
+    if not (CDN / "template.mp4").exists() and shutil.which("ffmpeg") is None:
+        missing.append("ffmpeg")
+    if args.profile and shutil.which("py-spy") is None:
+        return "--profile needs py-spy on PATH (pip install py-spy)"
+    if missing:
+        extra = " ffmpeg" if "ffmpeg" in missing else ""
+        return f"missing: {', '.join(missing)}; install with:\n  {APT_LINE}{extra}"
+    if "download" in args.only and importlib.util.find_spec("trustme") is None:
+        return ("the HTTPS race needs trustme, one of the project's test extras; install "
+                "them with:\n  .venv/bin/pip install -e '.[test]'")
+    return None
+
+
 def _run(args: argparse.Namespace, archiver: Path, work: Path) -> Results:
     clips = bench_clips()
     results = Results(
@@ -135,31 +145,49 @@ def _run(args: argparse.Namespace, archiver: Path, work: Path) -> Results:
             _log("no-op rerun ...")
             results.noop = _noop(server, archiver, args, scratch, failures)
     if "download" in args.only:
-        with Nginx(work / "nginx-capped", _site(work / "site-capped", "16m")) as server:
-            _log(f"download race, {CAPPED} ...")
-            tools = _race_tools(server, archiver, args.jobs)
-            results.races[CAPPED] = race(tools, args.runs, scratch, failures, CAPPED, _log)
+        capped = _site(work / "site-capped", limit_rate="16m")
+        results.races[CAPPED] = _other_race(CAPPED, capped, work / "nginx-capped", archiver,
+                                            args, scratch, failures)
+        tls = throwaway_ca(work / "tls")
+        https = _site(work / "site-https", tls=tls.server_pem)
+        results.races[HTTPS] = _other_race(HTTPS, https, work / "nginx-https", archiver,
+                                           args, scratch, failures, ca_file=tls.ca_pem)
     results.failures = failures.items
     return results
 
 
-def _site(root: Path, limit_rate: str | None = None) -> Site:
-    site = Site(tasks=root / "tasks", cdn=CDN, extra=root / "extra", limit_rate=limit_rate)
+def _site(root: Path, limit_rate: str | None = None, tls: Path | None = None) -> Site:
+    site = Site(tasks=root / "tasks", cdn=CDN, extra=root / "extra", limit_rate=limit_rate,
+                tls=tls)
     for folder in (site.tasks, site.extra / "big"):
         folder.mkdir(parents=True)
     return site
 
 
-def _race_tools(server: Nginx, archiver: Path, jobs: int) -> list[Tool]:
+def _other_race(
+    scenario: str, site: Site, nginx_work: Path, archiver: Path, args: argparse.Namespace,
+    scratch: Path, failures: Failures, ca_file: Path | None = None,
+) -> dict[str, Summary]:
+    """The download race against its own nginx (capped, or HTTPS), after the warm-up round."""
+    with Nginx(nginx_work, site) as server:
+        _log(f"download race, {scenario} ...")
+        tools = _race_tools(server, archiver, args.jobs, ca_file)
+        return race(tools, args.runs, scratch, failures, scenario, _log)
+
+
+def _race_tools(
+    server: Nginx, archiver: Path, jobs: int, ca_file: Path | None = None
+) -> list[Tool]:
     clips = bench_clips()
     task_ids = write_tasks(server.site.tasks, bench_tasks(), server.cdn_url)
     files = [MediaFile(f"{server.cdn_url}/{path}", Path(path).name, (CDN / path).stat().st_size)
              for clip in clips for path in clip.paths]
     expect = {"mp3": len(clips), "mp4": len(clips), "jpg": len(clips)}
     return [
-        Archiver(archiver, server.api_url, task_ids, server.work, expect, jobs=jobs),
-        Aria2c(files, server.work, jobs=jobs),
-        Curl(files, server.work, jobs=jobs),
+        Archiver(archiver, server.api_url, task_ids, server.work, expect, jobs=jobs,
+                 ca_file=ca_file),
+        Aria2c(files, server.work, jobs=jobs, ca_file=ca_file),
+        Curl(files, server.work, jobs=jobs, ca_file=ca_file),
     ]
 
 

@@ -1,5 +1,8 @@
 """nginx on 127.0.0.1 with a generated config: an API server and a CDN server, two ports.
 
+The CDN server can speak HTTPS, with a certificate from a throwaway CA (`throwaway_ca`); the
+API server is always plain HTTP.
+
 Everything nginx writes (pid, logs, temp paths) goes under its own work directory, so it needs
 no root-owned path. It runs in the foreground (`daemon off`) as a child of the harness, which
 stops it by its pid.
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["Nginx", "Site", "free_port"]
+__all__ = ["Nginx", "Site", "TlsFiles", "free_port", "throwaway_ca"]
 
 _CONFIG = """\
 daemon off;
@@ -40,7 +43,8 @@ http {{
         location /api/v1/task/ {{ root {tasks}; default_type application/json; }}
     }}
     server {{
-        listen 127.0.0.1:{cdn_port};
+        listen 127.0.0.1:{cdn_port}{ssl};
+        {certificate}
         root {cdn};
         {limit}
         location ~ ^/tiny/[^/]+\\.(mp3|mp4|jpeg)$ {{ try_files /tiny/clip.$1 /tiny/cover.$1 =404; }}
@@ -65,6 +69,27 @@ class Site:
     cdn: Path
     extra: Path
     limit_rate: str | None = None  # per connection, nginx syntax ("16m" = 16 MiB/s)
+    tls: Path | None = None  # one PEM with the key and chain: the CDN server speaks HTTPS
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    server_pem: Path  # the key and certificate chain for 127.0.0.1, for nginx
+    ca_pem: Path  # the CA certificate that the clients trust
+
+
+def throwaway_ca(folder: Path) -> TlsFiles:
+    """A new CA and a certificate it issued for 127.0.0.1, written under `folder`."""
+    import trustme  # a test extra of the project, needed only for the HTTPS race
+
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    files = TlsFiles(server_pem=folder / "server.pem", ca_pem=folder / "ca.pem")
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(files.server_pem)
+    ca.cert_pem.write_to_path(files.ca_pem)
+    for pem in (files.server_pem, files.ca_pem):
+        pem.chmod(0o644)  # nginx's worker may run as another user; the key is a throwaway
+    return files
 
 
 class Nginx:
@@ -81,7 +106,8 @@ class Nginx:
 
     @property
     def cdn_url(self) -> str:
-        return f"http://127.0.0.1:{self.cdn_port}"
+        scheme = "https" if self.site.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.cdn_port}"
 
     @property
     def access_log(self) -> Path:
@@ -97,11 +123,7 @@ class Nginx:
     def __enter__(self) -> Nginx:
         self.work.mkdir(parents=True, exist_ok=True)
         config = self.work / "nginx.conf"
-        limit = f"limit_rate {self.site.limit_rate};" if self.site.limit_rate else ""
-        config.write_text(_CONFIG.format(
-            work=self.work, api_port=self.api_port, cdn_port=self.cdn_port,
-            tasks=self.site.tasks, cdn=self.site.cdn, extra=self.site.extra, limit=limit,
-        ), encoding="utf-8")
+        config.write_text(self._config(), encoding="utf-8")
         error_log = self.work / "error.log"
         with open(self.work / "stderr.log", "wb") as stderr:
             self._process = subprocess.Popen(
@@ -110,6 +132,18 @@ class Nginx:
             )
         self._wait_ready()
         return self
+
+    def _config(self) -> str:
+        site = self.site
+        limit = f"limit_rate {site.limit_rate};" if site.limit_rate else ""
+        # TLS 1.3 as well: nginx 1.22 (Debian 12) offers only up to 1.2 unless told
+        certificate = (f"ssl_certificate {site.tls}; ssl_certificate_key {site.tls}; "
+                       "ssl_protocols TLSv1.2 TLSv1.3;" if site.tls else "")
+        return _CONFIG.format(
+            work=self.work, api_port=self.api_port, cdn_port=self.cdn_port,
+            ssl=" ssl" if site.tls else "", certificate=certificate,
+            tasks=site.tasks, cdn=site.cdn, extra=site.extra, limit=limit,
+        )
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None,

@@ -14,6 +14,7 @@ GIB = 1 << 30
 ARCHIVER = "suno-archiver"
 UNTHROTTLED = "unthrottled"
 CAPPED = "each connection capped at 16 MiB/s"
+HTTPS = "unthrottled, over HTTPS"  # no time target; the memory target covers it too
 
 
 @dataclass(frozen=True, slots=True)

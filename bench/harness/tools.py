@@ -1,7 +1,8 @@
 """The three downloaders compared: suno-archiver end to end, aria2c and curl --parallel.
 
 Each builds its command for a fresh destination and checks what it left there, so a fast but
-incomplete run never counts.
+incomplete run never counts. Given a CA file (`ca_file`), each trusts it for HTTPS media URLs,
+its own way; certificates are still checked.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def archiver_env(work: Path) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Archiver:
-    """`suno-archiver --base-url ... -d DEST -q --no-progress -j JOBS [options] TASK_IDS`."""
+    """`suno-archiver --base-url ... -d DEST -q --no-progress -j JOBS [options] TASK_IDS`,
+    with `SSL_CERT_FILE=CA` in its environment when given a CA file (httpx honours it)."""
 
     executable: Path
     api_url: str
@@ -61,13 +63,17 @@ class Archiver:
     options: Sequence[str] = ()
     jobs: int = 8
     name: str = "suno-archiver"
+    ca_file: Path | None = None
 
     def command(self, dest: Path) -> list[str]:
         return [str(self.executable), "--base-url", self.api_url, "-d", str(dest), "-q",
                 "--no-progress", "-j", str(self.jobs), *self.options, *self.task_ids]
 
     def env(self) -> Mapping[str, str] | None:
-        return archiver_env(self.work)
+        env = archiver_env(self.work)
+        if self.ca_file is not None:
+            env["SSL_CERT_FILE"] = str(self.ca_file)
+        return env
 
     def check(self, dest: Path, sample: Sample) -> str | None:
         if sample.code != 0:
@@ -83,18 +89,20 @@ class Archiver:
 @dataclass(frozen=True, slots=True)
 class Aria2c:
     """`aria2c -j JOBS -x 1 -i LIST -d DEST --allow-overwrite=true
-    --auto-file-renaming=false -q`."""
+    --auto-file-renaming=false -q [--ca-certificate=CA]`."""
 
     files: Sequence[MediaFile]
     work: Path
     jobs: int = 8
     name: str = "aria2c"
+    ca_file: Path | None = None
 
     def command(self, dest: Path) -> list[str]:
         listing = self.work / "aria2c-urls.txt"
         listing.write_text("".join(f"{f.url}\n  out={f.name}\n" for f in self.files))
+        trust = [f"--ca-certificate={self.ca_file}"] if self.ca_file is not None else []
         return ["aria2c", "-j", str(self.jobs), "-x", "1", "-i", str(listing), "-d", str(dest),
-                "--allow-overwrite=true", "--auto-file-renaming=false", "-q"]
+                "--allow-overwrite=true", "--auto-file-renaming=false", "-q", *trust]
 
     def env(self) -> Mapping[str, str] | None:
         return None
@@ -105,19 +113,22 @@ class Aria2c:
 
 @dataclass(frozen=True, slots=True)
 class Curl:
-    """`curl --parallel --parallel-max JOBS -s -S --fail -K LIST` (url/output pairs)."""
+    """`curl --parallel --parallel-max JOBS -s -S --fail [--cacert CA] -K LIST` (url/output
+    pairs)."""
 
     files: Sequence[MediaFile]
     work: Path
     jobs: int = 8
     name: str = "curl"
+    ca_file: Path | None = None
 
     def command(self, dest: Path) -> list[str]:
         listing = self.work / "curl-config.txt"
         listing.write_text("".join(f'url = "{f.url}"\noutput = "{dest / f.name}"\n'
                                    for f in self.files))
+        trust = ["--cacert", str(self.ca_file)] if self.ca_file is not None else []
         return ["curl", "--parallel", "--parallel-max", str(self.jobs), "-s", "-S", "--fail",
-                "-K", str(listing)]
+                *trust, "-K", str(listing)]
 
     def env(self) -> Mapping[str, str] | None:
         return None
