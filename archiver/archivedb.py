@@ -7,6 +7,7 @@ suno-archiver migrates an older archive in place, and an older one refuses a new
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 from .errors import ManifestError, StorageError, UsageError
 from .sqlitedb import Guarded, damaged, translate
 
-__all__ = ["DB_NAME", "SIDECAR_GLOB", "STATE_DIR", "connect", "require_archive", "sidecars"]
+__all__ = ["DB_NAME", "SIDECAR_GLOB", "STATE_DIR", "connect", "connect_to_read",
+           "require_archive", "sidecars"]
 
 STATE_DIR = ".suno-archiver"
 DB_NAME = "archive.sqlite3"
@@ -72,6 +74,35 @@ def connect(dest: Path) -> tuple[sqlite3.Connection, Path]:
     return connection, path
 
 
+def connect_to_read(dest: Path) -> tuple[sqlite3.Connection, Path]:
+    """The database of an existing archive, for commands that only read it (status, verify).
+
+    On a read-only archive (a backup drive, a snapshot) SQLite cannot make the `-shm` file a
+    WAL database needs. It is opened read-only then: as it is when a `-wal` file and its
+    `-shm` were left beside it (a run that was killed; SQLite reads them), else as immutable
+    (a run that closed cleanly leaves everything in the main file)."""
+    require_archive(dest)
+    path = dest / STATE_DIR / DB_NAME
+    if os.access(path.parent, os.W_OK):
+        return connect(dest)
+    left = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    uri = f"{path.as_uri()}?mode=ro" + ("" if left else "&immutable=1")
+    try:
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+        db = Guarded(connection, path)
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from None
+    try:
+        if _refuse_newer(db, path) < len(_SCHEMA):
+            raise ManifestError(f"{path}: the manifest needs upgrading, which a read-only "
+                                "archive does not allow; run suno-archiver on it once writable")
+        _check_integrity(db, path)
+    except BaseException:
+        connection.close()
+        raise
+    return connection, path
+
+
 def require_archive(dest: Path) -> None:
     if not (dest / STATE_DIR / DB_NAME).is_file():
         raise UsageError(f"{dest}: no archive here (no {STATE_DIR}/{DB_NAME})")
@@ -102,11 +133,17 @@ def sidecars(dest: Path) -> Iterator[Path]:
             if STATE_DIR not in found.relative_to(dest).parts and found.is_file())
 
 
-def _migrate(db: Guarded, path: Path) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+def _refuse_newer(db: Guarded, path: Path) -> int:
+    """The schema version, unless it is newer than this suno-archiver knows."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(_SCHEMA):
         raise ManifestError(
             f"{path}: the manifest is schema {version}, newer than this suno-archiver knows"
         )
+    return version
+
+
+def _migrate(db: Guarded, path: Path) -> None:
+    version = _refuse_newer(db, path)
     for number, script in enumerate(_SCHEMA[version:], start=version + 1):
         db.script(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")

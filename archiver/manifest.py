@@ -26,6 +26,7 @@ from .archivedb import (
     SIDECAR_GLOB,
     STATE_DIR,
     connect,
+    connect_to_read,
     require_archive,
     sidecars,
 )
@@ -74,6 +75,13 @@ class Manifest:
     def open(cls, dest: Path) -> Manifest:
         """The manifest of the archive at `dest`, made when there is none yet."""
         connection, path = connect(dest)
+        return cls(connection, path)
+
+    @classmethod
+    def open_to_read(cls, dest: Path) -> Manifest:
+        """The manifest of an existing archive, for a command that only reads it; a
+        read-only archive is opened read-only (archivedb.connect_to_read)."""
+        connection, path = connect_to_read(dest)
         return cls(connection, path)
 
     @classmethod

@@ -25,7 +25,7 @@ class ArchiveStatus:
 
 
 def read_status(dest: Path) -> ArchiveStatus:
-    manifest = Manifest.open_existing(dest)
+    manifest = Manifest.open_to_read(dest)
     try:
         return ArchiveStatus(dest=str(dest), **manifest.summary())
     finally:

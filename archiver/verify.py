@@ -91,7 +91,7 @@ def run_verify(config: Config, repair: bool, reporter: Reporter, out: TextIO) ->
 
 
 def _report(dest: Path, out: TextIO) -> list[Problem]:
-    manifest = Manifest.open_existing(dest)
+    manifest = Manifest.open_to_read(dest)
     try:
         results = list(check_files(dest, manifest))
     finally:
