@@ -31,11 +31,11 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpcore
@@ -45,7 +45,7 @@ import trustme
 
 from archiver import clients, netstream
 from archiver.clients import AsyncioTransport, http_client
-from archiver.netstream import HIGH_WATER, AsyncioBackend, AsyncioStream, SocketOption
+from archiver.netstream import HIGH_WATER, AsyncioBackend, AsyncioStream
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -264,16 +264,10 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
     original = AsyncioBackend.connect_tcp
 
-    async def spy(
-        self: AsyncioBackend,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def spy(self: AsyncioBackend, host: str, port: int, *args: Any,
+                  **kwargs: Any) -> httpcore.AsyncNetworkStream:
         calls.append((host, port))
-        return await original(self, host, port, timeout, local_address, socket_options)
+        return await original(self, host, port, *args, **kwargs)
 
     monkeypatch.setattr(AsyncioBackend, "connect_tcp", spy)
     return calls
