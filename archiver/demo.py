@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ class DemoServer:
     # set-up ------------------------------------------------------------------------------
 
     def _bind(self, role: str) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.demo = self  # type: ignore[attr-defined]
         server.role = role  # type: ignore[attr-defined]
@@ -189,6 +190,15 @@ def _made(kind: AssetKind, png: bool, seed: str, seconds: float | None) -> bytes
     if kind is AssetKind.AUDIO:
         return silent_mp3(seconds or 30.0)
     return cover_image(seed, (1024, 1024), "PNG" if png else "JPEG")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (a run stopping on a rejected key, or killed) is
+        no error of the server's: only anything else gets the standard report."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _url(server: ThreadingHTTPServer) -> str:

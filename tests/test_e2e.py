@@ -394,3 +394,27 @@ def test_the_command_flushes_its_output_before_its_quick_exit(
                               str(tmp_path / "nothing here")],
                              capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 2 and "suno-archiver: error:" in missing.stderr
+
+
+def test_the_demo_server_takes_a_client_hanging_up_quietly(
+    demo_server: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that stops (a rejected key, Ctrl-C) resets connections mid-answer; the demo's
+    servers used to print a traceback for each, in the middle of the user's output."""
+    import socket
+    import struct
+    import time
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    task_id = load_sample("01")["data"]["task_id"]
+    with urllib.request.urlopen(f"{demo_server.api_url}/api/v1/task/{task_id}") as answer:
+        clip = next(iter(json.load(answer)["data"]["output"]["clips"].values()))
+    url = urlsplit(clip["audio_url"])
+    for _ in range(3):
+        with socket.create_connection((url.hostname, url.port)) as raw:
+            raw.sendall(f"GET {url.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            raw.recv(1)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)  # the handlers notice while they write the rest
+    assert "Traceback" not in capsys.readouterr().err
