@@ -87,22 +87,14 @@ class Archiver:
 
 
 @dataclass(frozen=True, slots=True)
-class Aria2c:
-    """`aria2c -j JOBS -x 1 -i LIST -d DEST --allow-overwrite=true
-    --auto-file-renaming=false -q [--ca-certificate=CA]`."""
+class _Reference:
+    """A plain downloader of the media files: no environment of its own, and it must leave
+    every file at its exact size."""
 
     files: Sequence[MediaFile]
     work: Path
     jobs: int = 8
-    name: str = "aria2c"
     ca_file: Path | None = None
-
-    def command(self, dest: Path) -> list[str]:
-        listing = self.work / "aria2c-urls.txt"
-        listing.write_text("".join(f"{f.url}\n  out={f.name}\n" for f in self.files))
-        trust = [f"--ca-certificate={self.ca_file}"] if self.ca_file is not None else []
-        return ["aria2c", "-j", str(self.jobs), "-x", "1", "-i", str(listing), "-d", str(dest),
-                "--allow-overwrite=true", "--auto-file-renaming=false", "-q", *trust]
 
     def env(self) -> Mapping[str, str] | None:
         return None
@@ -112,15 +104,26 @@ class Aria2c:
 
 
 @dataclass(frozen=True, slots=True)
-class Curl:
+class Aria2c(_Reference):
+    """`aria2c -j JOBS -x 1 -i LIST -d DEST --allow-overwrite=true
+    --auto-file-renaming=false -q [--ca-certificate=CA]`."""
+
+    name: str = "aria2c"
+
+    def command(self, dest: Path) -> list[str]:
+        listing = self.work / "aria2c-urls.txt"
+        listing.write_text("".join(f"{f.url}\n  out={f.name}\n" for f in self.files))
+        trust = [f"--ca-certificate={self.ca_file}"] if self.ca_file is not None else []
+        return ["aria2c", "-j", str(self.jobs), "-x", "1", "-i", str(listing), "-d", str(dest),
+                "--allow-overwrite=true", "--auto-file-renaming=false", "-q", *trust]
+
+
+@dataclass(frozen=True, slots=True)
+class Curl(_Reference):
     """`curl --parallel --parallel-max JOBS -s -S --fail [--cacert CA] -K LIST` (url/output
     pairs)."""
 
-    files: Sequence[MediaFile]
-    work: Path
-    jobs: int = 8
     name: str = "curl"
-    ca_file: Path | None = None
 
     def command(self, dest: Path) -> list[str]:
         listing = self.work / "curl-config.txt"
@@ -129,12 +132,6 @@ class Curl:
         trust = ["--cacert", str(self.ca_file)] if self.ca_file is not None else []
         return ["curl", "--parallel", "--parallel-max", str(self.jobs), "-s", "-S", "--fail",
                 *trust, "-K", str(listing)]
-
-    def env(self) -> Mapping[str, str] | None:
-        return None
-
-    def check(self, dest: Path, sample: Sample) -> str | None:
-        return _check_copies(dest, self.files, sample)
 
 
 def count_files(dest: Path) -> dict[str, int]:
